@@ -1,0 +1,131 @@
+//! Storage for Ticket Gateway: the [`Store`] interface, its models, and two
+//! real backends chosen once from the `DATABASE_URL` scheme:
+//!
+//! * [`postgres::PgStore`] (production, many function instances), and
+//! * [`sqlite::SqliteStore`] (the embedded default of the local platform).
+//!
+//! Each backend has its own migrations under `migrations/<backend>/`.
+//! Concurrency is enforced in SQL (conditional updates, unique keys,
+//! row locks), never in process.
+
+pub mod model;
+pub mod postgres;
+pub mod sqlite;
+
+mod error;
+mod sql;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+pub use error::StoreError;
+pub use model::*;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Who a query runs for. Organizer-scoped calls only ever see that
+/// organizer's rows: ownership is part of the query, not a check after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Admins and the platform itself.
+    All,
+    /// An organizer: only events they own.
+    Organizer(Uuid),
+}
+
+impl Scope {
+    pub(crate) fn owner(self) -> Option<Uuid> {
+        match self {
+            Scope::All => None,
+            Scope::Organizer(id) => Some(id),
+        }
+    }
+}
+
+/// The storage interface every function uses. Implementations must give the
+/// same results for the same calls; `tests/conformance.rs` checks that.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which backend this is (`postgres` or `sqlite`), for logs and metrics.
+    fn backend(&self) -> &'static str;
+
+    /// Applies pending migrations.
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Cheap round trip used by `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ---- platform metadata -------------------------------------------------
+
+    async fn get_meta(&self, key: &str) -> StoreResult<Option<String>>;
+    /// Sets `key` only if it is not set yet; true when this call set it.
+    async fn claim_meta(&self, key: &str, value: &str) -> StoreResult<bool>;
+
+    // ---- users -------------------------------------------------------------
+
+    /// Finds or creates the user identified by (`iss`, `sub`), and makes sure
+    /// it has at least `roles`.
+    async fn upsert_user(&self, user: &NewUser) -> StoreResult<User>;
+    async fn get_user(&self, id: Uuid) -> StoreResult<User>;
+
+    // ---- catalog -----------------------------------------------------------
+
+    async fn create_event(&self, organizer_id: Uuid, event: &NewEvent) -> StoreResult<Event>;
+    /// An event with its ticket types. `Scope::Organizer` hides other
+    /// organizers' events (NotFound).
+    async fn get_event(&self, id: Uuid, scope: Scope) -> StoreResult<Event>;
+    async fn update_event(&self, id: Uuid, scope: Scope, patch: &EventPatch) -> StoreResult<Event>;
+    async fn add_ticket_type(
+        &self,
+        event_id: Uuid,
+        scope: Scope,
+        tt: &NewTicketType,
+    ) -> StoreResult<TicketType>;
+    async fn update_ticket_type(
+        &self,
+        event_id: Uuid,
+        ticket_type_id: Uuid,
+        scope: Scope,
+        patch: &TicketTypePatch,
+    ) -> StoreResult<TicketType>;
+    /// draft -> published; needs at least one ticket type.
+    async fn publish_event(&self, id: Uuid, scope: Scope, now: DateTime<Utc>) -> StoreResult<Event>;
+    /// draft|published -> cancelled.
+    async fn cancel_event(&self, id: Uuid, scope: Scope, now: DateTime<Utc>) -> StoreResult<Event>;
+    /// Events matching `filter`, soonest first, at most `filter.limit + 1`
+    /// (the extra row tells the caller another page exists).
+    async fn list_events(&self, filter: &EventFilter) -> StoreResult<Vec<Event>>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Options for opening a store.
+#[derive(Debug, Clone)]
+pub struct ConnectOptions {
+    /// Maximum connections of this instance's pool.
+    pub pool_size: u32,
+}
+
+impl Default for ConnectOptions {
+    fn default() -> Self {
+        Self { pool_size: 5 }
+    }
+}
+
+/// Opens the backend named by the URL scheme: `postgres://` /
+/// `postgresql://` or `sqlite:`. PostgreSQL pools connect lazily, so a
+/// function starts without waiting for the database.
+pub async fn connect(url: &str, opts: &ConnectOptions) -> StoreResult<DynStore> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Ok(Arc::new(postgres::PgStore::connect_lazy(url, opts)?))
+    } else if url.starts_with("sqlite:") {
+        Ok(Arc::new(sqlite::SqliteStore::open(url, opts).await?))
+    } else {
+        Err(StoreError::Config(
+            "DATABASE_URL must start with postgres://, postgresql:// or sqlite:".into(),
+        ))
+    }
+}

@@ -1,0 +1,94 @@
+//! `ticketgw`: the whole Ticket Gateway platform in one process, for a
+//! laptop, a demo or a single small server. Every function's router is
+//! mounted on one listener (127.0.0.1:8080 by default), on the embedded
+//! SQLite database unless `DATABASE_URL` names PostgreSQL.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tg_platform::{Config, LogFormat, build_state, serve, telemetry};
+
+#[derive(Parser)]
+#[command(name = "ticketgw", version, about = "Ticket Gateway: the whole platform in one process")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the platform (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match ticketgw::local_config(|k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("ticketgw: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("ticketgw: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command.unwrap_or(Command::Serve) {
+            Command::Serve => run(config).await,
+            Command::Migrate => migrate(config).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = format!("{e:#}"), "ticketgw failed");
+            if config_is_pretty() {
+                eprintln!("ticketgw: {e:#}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_is_pretty() -> bool {
+    std::env::var("TICKETGW_LOG_FORMAT").map(|v| v != "json").unwrap_or(true)
+}
+
+async fn migrate(mut config: Config) -> anyhow::Result<()> {
+    config.migrate_on_start = true;
+    let state = build_state(config).await?;
+    tracing::info!(backend = state.store.backend(), "migrations applied");
+    Ok(())
+}
+
+async fn run(mut config: Config) -> anyhow::Result<()> {
+    let demo = tg_platform::config::parse_bool(std::env::var("TICKETGW_DEMO").ok(), true)
+        .map_err(|m| anyhow::anyhow!("TICKETGW_DEMO: {m}"))?;
+    let token_file = ticketgw::ensure_admin_token(&mut config)?;
+    let state = build_state(config.clone()).await?;
+    if demo {
+        ticketgw::demo::load(state.store.as_ref()).await?;
+    }
+    let app = ticketgw::app(&state);
+    if config.log_format == LogFormat::Pretty {
+        eprintln!(
+            "Ticket Gateway on http://{}:{}  (database: {}; admin token in {})",
+            config.bind,
+            config.port,
+            state.store.backend(),
+            token_file
+                .as_deref()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "TICKETGW_ADMIN_TOKEN".into()),
+        );
+    }
+    serve(app, &config).await
+}
