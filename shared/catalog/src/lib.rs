@@ -132,8 +132,8 @@ impl CreateEventRequest {
         let category = c.text("category", &self.category, 1, 50);
         let timezone = c.timezone("timezone", &self.timezone);
         let image_url = self.image_url.as_deref().map(|u| c.url("image_url", u));
-        let starts_at = tg_store::truncate_micros(self.starts_at.with_timezone(&Utc));
-        let ends_at = tg_store::truncate_micros(self.ends_at.with_timezone(&Utc));
+        let starts_at = c.time("starts_at", self.starts_at);
+        let ends_at = c.time("ends_at", self.ends_at);
         if ends_at <= starts_at {
             c.fail("ends_at", "must be after starts_at");
         }
@@ -181,8 +181,8 @@ impl UpdateEventRequest {
             category: self.category.map(|v| c.text("category", &v, 1, 50)),
             timezone: self.timezone.map(|v| c.timezone("timezone", &v)),
             image_url: self.image_url.map(|v| v.map(|u| c.url("image_url", &u))),
-            starts_at: self.starts_at.map(|t| tg_store::truncate_micros(t.with_timezone(&Utc))),
-            ends_at: self.ends_at.map(|t| tg_store::truncate_micros(t.with_timezone(&Utc))),
+            starts_at: self.starts_at.map(|t| c.time("starts_at", t)),
+            ends_at: self.ends_at.map(|t| c.time("ends_at", t)),
         };
         if patch.is_empty() {
             c.fail("body", "name at least one field to change");
@@ -226,8 +226,8 @@ impl CreateTicketTypeRequest {
         c.range("capacity", self.capacity, 0, MAX_CAPACITY);
         let max_per_order = self.max_per_order.unwrap_or(DEFAULT_MAX_PER_ORDER);
         c.range("max_per_order", i64::from(max_per_order), 1, 100);
-        let sales_start = self.sales_start.map(|t| tg_store::truncate_micros(t.with_timezone(&Utc)));
-        let sales_end = self.sales_end.map(|t| tg_store::truncate_micros(t.with_timezone(&Utc)));
+        let sales_start = self.sales_start.map(|t| c.time("sales_start", t));
+        let sales_end = self.sales_end.map(|t| c.time("sales_end", t));
         if let (Some(s), Some(e)) = (sales_start, sales_end) {
             if e <= s {
                 c.fail("sales_end", "must be after sales_start");
@@ -265,14 +265,13 @@ pub struct UpdateTicketTypeRequest {
 impl UpdateTicketTypeRequest {
     pub fn validate(self) -> Result<TicketTypePatch, ApiError> {
         let mut c = Check::default();
-        let conv = |t: DateTime<FixedOffset>| tg_store::truncate_micros(t.with_timezone(&Utc));
         let patch = TicketTypePatch {
             name: self.name.map(|v| c.text("name", &v, 1, 100)),
             price_cents: self.price_cents.inspect(|v| c.range("price_cents", *v, 0, MAX_PRICE_CENTS)),
             capacity: self.capacity.inspect(|v| c.range("capacity", *v, 0, MAX_CAPACITY)),
             max_per_order: self.max_per_order.inspect(|v| c.range("max_per_order", i64::from(*v), 1, 100)),
-            sales_start: self.sales_start.map(|v| v.map(conv)),
-            sales_end: self.sales_end.map(|v| v.map(conv)),
+            sales_start: self.sales_start.map(|v| v.map(|t| c.time("sales_start", t))),
+            sales_end: self.sales_end.map(|v| v.map(|t| c.time("sales_end", t))),
         };
         let empty = patch.name.is_none()
             && patch.price_cents.is_none()

@@ -1,6 +1,7 @@
 //! Field checks that collect every problem before answering, so a client
 //! learns all that is wrong with a request at once.
 
+use chrono::{DateTime, Datelike, FixedOffset, Utc};
 use tg_http::{ApiError, FieldError};
 use tg_store::Currency;
 
@@ -73,6 +74,16 @@ impl Check {
         } else if value > max {
             self.fail(field, format!("must be at most {max}"));
         }
+    }
+
+    /// A time in a sane range for ticket sales (years 2000 to 2199), at
+    /// microsecond precision.
+    pub fn time(&mut self, field: &str, t: DateTime<FixedOffset>) -> DateTime<Utc> {
+        let utc = tg_store::truncate_micros(t.with_timezone(&Utc));
+        if !(2000..=2199).contains(&utc.year()) {
+            self.fail(field, "must be between the years 2000 and 2199");
+        }
+        utc
     }
 
     pub fn finish(self) -> Result<(), ApiError> {
