@@ -68,7 +68,11 @@ const EVENTS: &[DemoEvent] = &[
         days_ahead: 30,
         hours: 10,
         currency: "GBP",
-        tickets: &[("Early bird", 4500, 1000, 8), ("General admission", 6500, 5000, 8), ("VIP", 15000, 200, 4)],
+        tickets: &[
+            ("Early bird", 4500, 1000, 8),
+            ("General admission", 6500, 5000, 8),
+            ("VIP", 15000, 200, 4),
+        ],
     },
     DemoEvent {
         organizer: 2,
@@ -81,7 +85,10 @@ const EVENTS: &[DemoEvent] = &[
         days_ahead: 45,
         hours: 32,
         currency: "USD",
-        tickets: &[("Conference pass", 49900, 1500, 5), ("Workshop add-on", 19900, 300, 5)],
+        tickets: &[
+            ("Conference pass", 49900, 1500, 5),
+            ("Workshop add-on", 19900, 300, 5),
+        ],
     },
     DemoEvent {
         organizer: 0,
@@ -180,7 +187,9 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<bool> {
                 )
                 .await?;
         }
-        store.publish_event(event.id, Scope::All, Utc::now()).await?;
+        store
+            .publish_event(event.id, Scope::All, Utc::now())
+            .await?;
     }
     store.claim_meta(MARKER, &Utc::now().to_rfc3339()).await?;
     tracing::info!(events = EVENTS.len(), "demo data loaded");

@@ -77,7 +77,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             utoipa::openapi::InfoBuilder::new()
                 .title("Ticket Gateway")
                 .version(env!("CARGO_PKG_VERSION"))
-                .description(Some("Event ticketing platform: the HTTP contract of every function."))
+                .description(Some(
+                    "Event ticketing platform: the HTTP contract of every function.",
+                ))
                 .build(),
         )
         .build();

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand};
 use tg_platform::{Config, LogFormat, build_state, serve, telemetry};
 
 #[derive(Parser)]
-#[command(name = "ticketgw", version, about = "Ticket Gateway: the whole platform in one process")]
+#[command(
+    name = "ticketgw",
+    version,
+    about = "Ticket Gateway: the whole platform in one process"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -33,7 +37,10 @@ fn main() -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("ticketgw: cannot start the async runtime: {e}");
@@ -59,7 +66,9 @@ fn main() -> ExitCode {
 }
 
 fn config_is_pretty() -> bool {
-    std::env::var("TICKETGW_LOG_FORMAT").map(|v| v != "json").unwrap_or(true)
+    std::env::var("TICKETGW_LOG_FORMAT")
+        .map(|v| v != "json")
+        .unwrap_or(true)
 }
 
 async fn migrate(mut config: Config) -> anyhow::Result<()> {

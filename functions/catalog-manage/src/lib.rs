@@ -64,7 +64,12 @@ impl utoipa::Modify for BearerAuth {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build()),
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -107,7 +112,10 @@ async fn create_event(
     let new = body.validate()?;
     let event = state.store.create_event(caller.user_id, &new).await?;
     tracing::info!(event_id = %event.id, "event created");
-    Ok(created(format!("/v1/events/{}", event.id), EventView::from(event)))
+    Ok(created(
+        format!("/v1/events/{}", event.id),
+        EventView::from(event),
+    ))
 }
 
 /// Edit an event (owner or admin). A cancelled event cannot change.
@@ -162,7 +170,10 @@ async fn add_ticket_type(
 ) -> Result<Response, ApiError> {
     caller.require(Role::Organizer)?;
     let new = body.validate()?;
-    let tt = state.store.add_ticket_type(id, caller.scope(), &new).await?;
+    let tt = state
+        .store
+        .add_ticket_type(id, caller.scope(), &new)
+        .await?;
     Ok(created(
         format!("/v1/events/{id}/ticket-types/{}", tt.id),
         TicketTypeView::from(tt),
@@ -223,7 +234,10 @@ async fn publish_event(
     Path(id): Path<Uuid>,
 ) -> Result<Json<EventView>, ApiError> {
     caller.require(Role::Organizer)?;
-    let event = state.store.publish_event(id, caller.scope(), Utc::now()).await?;
+    let event = state
+        .store
+        .publish_event(id, caller.scope(), Utc::now())
+        .await?;
     tracing::info!(event_id = %id, "event published");
     Ok(Json(EventView::from(event)))
 }
@@ -247,7 +261,10 @@ async fn cancel_event(
     Path(id): Path<Uuid>,
 ) -> Result<Json<EventView>, ApiError> {
     caller.require(Role::Organizer)?;
-    let event = state.store.cancel_event(id, caller.scope(), Utc::now()).await?;
+    let event = state
+        .store
+        .cancel_event(id, caller.scope(), Utc::now())
+        .await?;
     tracing::info!(event_id = %id, "event cancelled");
     Ok(Json(EventView::from(event)))
 }

@@ -62,12 +62,19 @@ async fn list_events(
         cursor: query.cursor.clone(),
     }
     .parse::<EventCursor>()?;
-    let non_empty = |s: &Option<String>| s.as_ref().map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+    let non_empty = |s: &Option<String>| {
+        s.as_ref()
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+    };
     let filter = EventFilter {
         q: non_empty(&query.q),
         city: non_empty(&query.city),
         category: non_empty(&query.category),
-        from: query.from.map(|t| t.with_timezone(&Utc)).unwrap_or_else(Utc::now),
+        from: query
+            .from
+            .map(|t| t.with_timezone(&Utc))
+            .unwrap_or_else(Utc::now),
         to: query.to.map(|t| t.with_timezone(&Utc)),
         status: EventStatus::Published,
         organizer_id: None,

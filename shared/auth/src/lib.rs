@@ -169,7 +169,10 @@ mod tests {
     fn admin_token_is_checked_exactly() {
         let id = Uuid::now_v7();
         let auth = Authenticator::with_admin_token(Secret::new("s3cret-token".into()), id);
-        assert_eq!(auth.verify("s3cret-token").map(|c| c.user_id).ok(), Some(id));
+        assert_eq!(
+            auth.verify("s3cret-token").map(|c| c.user_id).ok(),
+            Some(id)
+        );
         assert!(auth.verify("s3cret-toke").is_err());
         assert!(auth.verify("s3cret-token ").is_err());
         assert!(auth.verify("").is_err());

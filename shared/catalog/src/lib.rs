@@ -6,7 +6,9 @@ mod validate;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Deserializer, Serialize};
 use tg_http::ApiError;
-use tg_store::{Event, EventPatch, EventStatus, NewEvent, NewTicketType, TicketType, TicketTypePatch};
+use tg_store::{
+    Event, EventPatch, EventStatus, NewEvent, NewTicketType, TicketType, TicketTypePatch,
+};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
@@ -175,7 +177,9 @@ impl UpdateEventRequest {
         let mut c = Check::default();
         let patch = EventPatch {
             title: self.title.map(|v| c.text("title", &v, 1, 200)),
-            description: self.description.map(|v| c.long_text("description", &v, 10_000)),
+            description: self
+                .description
+                .map(|v| c.long_text("description", &v, 10_000)),
             venue: self.venue.map(|v| c.text("venue", &v, 1, 200)),
             city: self.city.map(|v| c.text("city", &v, 1, 100)),
             category: self.category.map(|v| c.text("category", &v, 1, 50)),
@@ -228,10 +232,10 @@ impl CreateTicketTypeRequest {
         c.range("max_per_order", i64::from(max_per_order), 1, 100);
         let sales_start = self.sales_start.map(|t| c.time("sales_start", t));
         let sales_end = self.sales_end.map(|t| c.time("sales_end", t));
-        if let (Some(s), Some(e)) = (sales_start, sales_end) {
-            if e <= s {
-                c.fail("sales_end", "must be after sales_start");
-            }
+        if let (Some(s), Some(e)) = (sales_start, sales_end)
+            && e <= s
+        {
+            c.fail("sales_end", "must be after sales_start");
         }
         c.finish()?;
         Ok(NewTicketType {
@@ -267,10 +271,18 @@ impl UpdateTicketTypeRequest {
         let mut c = Check::default();
         let patch = TicketTypePatch {
             name: self.name.map(|v| c.text("name", &v, 1, 100)),
-            price_cents: self.price_cents.inspect(|v| c.range("price_cents", *v, 0, MAX_PRICE_CENTS)),
-            capacity: self.capacity.inspect(|v| c.range("capacity", *v, 0, MAX_CAPACITY)),
-            max_per_order: self.max_per_order.inspect(|v| c.range("max_per_order", i64::from(*v), 1, 100)),
-            sales_start: self.sales_start.map(|v| v.map(|t| c.time("sales_start", t))),
+            price_cents: self
+                .price_cents
+                .inspect(|v| c.range("price_cents", *v, 0, MAX_PRICE_CENTS)),
+            capacity: self
+                .capacity
+                .inspect(|v| c.range("capacity", *v, 0, MAX_CAPACITY)),
+            max_per_order: self
+                .max_per_order
+                .inspect(|v| c.range("max_per_order", i64::from(*v), 1, 100)),
+            sales_start: self
+                .sales_start
+                .map(|v| v.map(|t| c.time("sales_start", t))),
             sales_end: self.sales_end.map(|v| v.map(|t| c.time("sales_end", t))),
         };
         let empty = patch.name.is_none()
@@ -323,24 +335,27 @@ impl ListEventsQuery {
             ("city", &self.city, 100),
             ("category", &self.category, 50),
         ] {
-            if let Some(v) = value {
-                if v.chars().count() > max {
-                    return Err(bad_query(name, &format!("at most {max} characters")));
-                }
+            if let Some(v) = value
+                && v.chars().count() > max
+            {
+                return Err(bad_query(name, &format!("at most {max} characters")));
             }
         }
-        if let (Some(from), Some(to)) = (self.from, self.to) {
-            if to < from {
-                return Err(bad_query("to", "must not be before `from`"));
-            }
+        if let (Some(from), Some(to)) = (self.from, self.to)
+            && to < from
+        {
+            return Err(bad_query("to", "must not be before `from`"));
         }
         Ok(())
     }
 }
 
 fn bad_query(field: &str, message: &str) -> ApiError {
-    ApiError::bad_request("invalid_query", format!("query parameter `{field}`: {message}"))
-        .with_errors(vec![tg_http::FieldError::new(field, message)])
+    ApiError::bad_request(
+        "invalid_query",
+        format!("query parameter `{field}`: {message}"),
+    )
+    .with_errors(vec![tg_http::FieldError::new(field, message)])
 }
 
 /// Keyset of the event list: the last event's (starts_at, id).

@@ -35,7 +35,10 @@ impl Check {
         let v = value.trim();
         if v.chars().count() > max {
             self.fail(field, format!("must be at most {max} characters"));
-        } else if v.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        } else if v
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+        {
             self.fail(field, "must not contain control characters");
         }
         v.to_string()
@@ -50,7 +53,9 @@ impl Check {
 
     pub fn url(&mut self, field: &str, value: &str) -> String {
         let v = value.trim();
-        let rest = v.strip_prefix("https://").or_else(|| v.strip_prefix("http://"));
+        let rest = v
+            .strip_prefix("https://")
+            .or_else(|| v.strip_prefix("http://"));
         let ok = v.len() <= 2048
             && rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
             && !v.chars().any(|c| c.is_whitespace() || c.is_control());

@@ -69,7 +69,12 @@ impl ApiError {
             [one] => format!("{}: {}", one.field, one.message),
             many => format!("{} fields are invalid", many.len()),
         };
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", detail).with_errors(errors)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            detail,
+        )
+        .with_errors(errors)
     }
 
     /// 422 `validation_failed` for a single field.
@@ -82,7 +87,11 @@ impl ApiError {
     }
 
     pub fn not_found(what: &str) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", format!("{what} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("{what} not found"),
+        )
     }
 
     pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
@@ -182,7 +191,11 @@ impl IntoResponse for ApiError {
         if self.status.is_server_error() {
             match &self.source {
                 // `{:#}` prints anyhow's whole cause chain on one line.
-                Some(cause) => tracing::error!(code = self.code, error = format!("{cause:#}"), "request failed"),
+                Some(cause) => tracing::error!(
+                    code = self.code,
+                    error = format!("{cause:#}"),
+                    "request failed"
+                ),
                 None => tracing::error!(code = self.code, detail = %self.detail, "request failed"),
             }
         }
@@ -206,7 +219,9 @@ mod tests {
 
     #[test]
     fn internal_error_hides_its_cause() {
-        let err = ApiError::internal(anyhow::anyhow!("relation \"events\" does not exist at /src/x.rs"));
+        let err = ApiError::internal(anyhow::anyhow!(
+            "relation \"events\" does not exist at /src/x.rs"
+        ));
         let doc = serde_json::to_string(&err.doc()).expect("serialize");
         assert!(!doc.contains("relation"));
         assert!(!doc.contains("x.rs"));

@@ -52,10 +52,18 @@ impl<T: Serialize> IntoResponse for Json<T> {
 }
 
 fn is_json(headers: &http::HeaderMap) -> bool {
-    let Some(ct) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(ct) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
     essence == "application/json"
         || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
@@ -191,7 +199,11 @@ where
             Err(err) => {
                 let message = err.inner().to_string();
                 let field = field_name(&err.path().to_string(), &message);
-                let field = if field == "body" { "query".to_string() } else { field };
+                let field = if field == "body" {
+                    "query".to_string()
+                } else {
+                    field
+                };
                 Err(ApiError::bad_request(
                     "invalid_query",
                     format!("query parameter `{field}`: {message}"),
@@ -224,8 +236,8 @@ mod tests {
 
     #[test]
     fn names_unknown_fields() {
-        let err = parse_json::<Body>(br#"{"title":"a","price_cents":1,"roles":["admin"]}"#)
-            .unwrap_err();
+        let err =
+            parse_json::<Body>(br#"{"title":"a","price_cents":1,"roles":["admin"]}"#).unwrap_err();
         assert_eq!(err.errors()[0].field, "roles");
     }
 

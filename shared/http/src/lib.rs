@@ -12,7 +12,7 @@ mod extract;
 pub mod pagination;
 mod secret;
 
-pub use error::{ApiError, FieldError, ProblemDoc, PROBLEM_JSON};
+pub use error::{ApiError, FieldError, PROBLEM_JSON, ProblemDoc};
 pub use extract::{Json, Path, Query};
 pub use pagination::{Page, PageParams, Paged};
 pub use secret::Secret;

@@ -63,8 +63,9 @@ pub fn encode_cursor<K: Serialize>(key: &K) -> String {
 
 pub fn decode_cursor<K: DeserializeOwned>(cursor: &str) -> Result<K, ApiError> {
     let bad = || {
-        ApiError::bad_request("invalid_cursor", "the pagination cursor is not valid")
-            .with_errors(vec![FieldError::new("cursor", "is not a cursor this API issued")])
+        ApiError::bad_request("invalid_cursor", "the pagination cursor is not valid").with_errors(
+            vec![FieldError::new("cursor", "is not a cursor this API issued")],
+        )
     };
     if cursor.len() > MAX_CURSOR_LEN {
         return Err(bad());
@@ -91,7 +92,10 @@ impl<T> Paged<T> {
         } else {
             None
         };
-        Paged { items: rows, next_cursor }
+        Paged {
+            items: rows,
+            next_cursor,
+        }
     }
 
     pub fn map<U>(self, f: impl FnMut(T) -> U) -> Paged<U> {
@@ -124,9 +128,15 @@ mod tests {
 
     #[test]
     fn limits() {
-        let p = PageParams { limit: Some(0), cursor: None };
+        let p = PageParams {
+            limit: Some(0),
+            cursor: None,
+        };
         assert!(p.parse::<u32>().is_err());
-        let p = PageParams { limit: Some(101), cursor: None };
+        let p = PageParams {
+            limit: Some(101),
+            cursor: None,
+        };
         assert!(p.parse::<u32>().is_err());
         let p = PageParams::default();
         assert_eq!(p.parse::<u32>().expect("ok").limit, DEFAULT_LIMIT);
@@ -136,7 +146,10 @@ mod tests {
     fn page_from_rows() {
         let page = Paged::from_rows(vec![1, 2, 3], 2, |n| *n);
         assert_eq!(page.items, vec![1, 2]);
-        assert_eq!(decode_cursor::<i32>(page.next_cursor.as_deref().expect("more")).expect("ok"), 2);
+        assert_eq!(
+            decode_cursor::<i32>(page.next_cursor.as_deref().expect("more")).expect("ok"),
+            2
+        );
         let page = Paged::from_rows(vec![1, 2], 2, |n| *n);
         assert!(page.next_cursor.is_none());
     }

@@ -123,8 +123,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> =
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| map.get(k).cloned())
     }
 
@@ -152,7 +154,10 @@ mod tests {
     #[test]
     fn bad_values_name_the_variable() {
         assert_eq!(cfg(&[("PORT", "http")]).unwrap_err().var, "PORT");
-        assert_eq!(cfg(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var, "DATABASE_URL");
+        assert_eq!(
+            cfg(&[("DATABASE_URL", "mysql://x")]).unwrap_err().var,
+            "DATABASE_URL"
+        );
         assert_eq!(
             cfg(&[("TICKETGW_DB_POOL_SIZE", "0")]).unwrap_err().var,
             "TICKETGW_DB_POOL_SIZE"

@@ -23,7 +23,11 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// Wraps a function's (or the local platform's merged) domain routes with
 /// the operational routes and the common layers.
-pub fn with_platform(routes: Router, state: &AppState, openapi: utoipa::openapi::OpenApi) -> Router {
+pub fn with_platform(
+    routes: Router,
+    state: &AppState,
+    openapi: utoipa::openapi::OpenApi,
+) -> Router {
     let openapi_json = openapi.to_json().unwrap_or_else(|_| "{}".into());
     let ops = Router::new()
         .route("/healthz", get(healthz))
@@ -82,7 +86,10 @@ pub fn with_platform(routes: Router, state: &AppState, openapi: utoipa::openapi:
 }
 
 async fn healthz() -> Response {
-    ([(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))], axum::Json(serde_json::json!({"status": "ok"})))
+    (
+        [(header::CACHE_CONTROL, HeaderValue::from_static("no-store"))],
+        axum::Json(serde_json::json!({"status": "ok"})),
+    )
         .into_response()
 }
 
@@ -100,7 +107,10 @@ async fn readyz(State(state): State<AppState>) -> Response {
 
 async fn metrics() -> Response {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         metrics_layer::handle().render(),
     )
         .into_response()

@@ -19,7 +19,10 @@ pub fn run_function(spec: FunctionSpec) -> ExitCode {
         }
     };
     telemetry::init(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             tracing::error!(error = %e, "cannot start the async runtime");
@@ -29,13 +32,21 @@ pub fn run_function(spec: FunctionSpec) -> ExitCode {
     let result = runtime.block_on(async move {
         let state = build_state(config.clone()).await?;
         let app = with_platform((spec.router)(state.clone()), &state, (spec.openapi)());
-        tracing::info!(function = spec.name, backend = state.store.backend(), "starting");
+        tracing::info!(
+            function = spec.name,
+            backend = state.store.backend(),
+            "starting"
+        );
         serve(app, &config).await
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(function = spec.name, error = format!("{e:#}"), "stopped with an error");
+            tracing::error!(
+                function = spec.name,
+                error = format!("{e:#}"),
+                "stopped with an error"
+            );
             ExitCode::FAILURE
         }
     }
@@ -53,9 +64,12 @@ pub async fn serve(app: Router, config: &Config) -> anyhow::Result<()> {
     let addr = SocketAddr::new(config.bind, config.port);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await?;
     tracing::info!("shut down");
     Ok(())
 }

@@ -12,7 +12,10 @@ pub enum StoreError {
     Conflict { code: &'static str, detail: String },
     /// Input that is well-formed but not acceptable in the current state.
     #[error("invalid {field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("configuration: {0}")]
     Config(String),
     #[error("database unavailable")]

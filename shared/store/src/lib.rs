@@ -92,7 +92,8 @@ pub trait Store: Send + Sync + 'static {
         patch: &TicketTypePatch,
     ) -> StoreResult<TicketType>;
     /// draft -> published; needs at least one ticket type.
-    async fn publish_event(&self, id: Uuid, scope: Scope, now: DateTime<Utc>) -> StoreResult<Event>;
+    async fn publish_event(&self, id: Uuid, scope: Scope, now: DateTime<Utc>)
+    -> StoreResult<Event>;
     /// draft|published -> cancelled.
     async fn cancel_event(&self, id: Uuid, scope: Scope, now: DateTime<Utc>) -> StoreResult<Event>;
     /// Events matching `filter`, soonest first, at most `filter.limit + 1`

@@ -66,10 +66,26 @@ fn conflict_code(e: StoreError) -> &'static str {
     }
 }
 
-async fn published(store: &DynStore, org: Uuid, title: &str, city: &str, category: &str, days: i64) -> Event {
-    let e = store.create_event(org, &new_event(title, city, category, days)).await.unwrap();
-    store.add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10)).await.unwrap();
-    store.publish_event(e.id, Scope::All, Utc::now()).await.unwrap()
+async fn published(
+    store: &DynStore,
+    org: Uuid,
+    title: &str,
+    city: &str,
+    category: &str,
+    days: i64,
+) -> Event {
+    let e = store
+        .create_event(org, &new_event(title, city, category, days))
+        .await
+        .unwrap();
+    store
+        .add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10))
+        .await
+        .unwrap();
+    store
+        .publish_event(e.id, Scope::All, Utc::now())
+        .await
+        .unwrap()
 }
 
 fn filter() -> EventFilter {
@@ -102,18 +118,33 @@ async fn migrations() {
 async fn users_scenario(store: DynStore) {
     let a = store.upsert_user(&organizer("alice")).await.unwrap();
     let again = store
-        .upsert_user(&NewUser { roles: vec![Role::Admin], ..organizer("alice") })
+        .upsert_user(&NewUser {
+            roles: vec![Role::Admin],
+            ..organizer("alice")
+        })
         .await
         .unwrap();
     assert_eq!(a.id, again.id, "(iss, sub) identifies a user");
     assert_eq!(again.roles, vec![Role::User, Role::Organizer, Role::Admin]);
     let other_issuer = store
-        .upsert_user(&NewUser { iss: "https://other.test".into(), ..organizer("alice") })
+        .upsert_user(&NewUser {
+            iss: "https://other.test".into(),
+            ..organizer("alice")
+        })
         .await
         .unwrap();
-    assert_ne!(other_issuer.id, a.id, "the same sub at another issuer is another user");
-    assert_eq!(store.get_user(a.id).await.unwrap().email.as_deref(), Some("alice@example.test"));
-    assert!(matches!(store.get_user(Uuid::now_v7()).await, Err(StoreError::NotFound(_))));
+    assert_ne!(
+        other_issuer.id, a.id,
+        "the same sub at another issuer is another user"
+    );
+    assert_eq!(
+        store.get_user(a.id).await.unwrap().email.as_deref(),
+        Some("alice@example.test")
+    );
+    assert!(matches!(
+        store.get_user(Uuid::now_v7()).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -138,17 +169,29 @@ async fn event_round_trip_scenario(store: DynStore) {
     let input = new_event("Jazz Night", "Lisbon", "music", 10);
     let created = store.create_event(org.id, &input).await.unwrap();
     assert_eq!(created.status, EventStatus::Draft);
-    assert_eq!(created.starts_at, input.starts_at, "times round-trip at microsecond precision");
+    assert_eq!(
+        created.starts_at, input.starts_at,
+        "times round-trip at microsecond precision"
+    );
     assert_eq!(created.ends_at, input.ends_at);
     assert_eq!(created.image_url, input.image_url);
     assert_eq!(created.organizer_id, org.id);
-    let tt = store.add_ticket_type(created.id, Scope::All, &ticket("Standing", "eur", 150)).await.unwrap();
+    let tt = store
+        .add_ticket_type(created.id, Scope::All, &ticket("Standing", "eur", 150))
+        .await
+        .unwrap();
     assert_eq!(tt.currency.as_str(), "EUR");
     assert_eq!(tt.available(), 150);
-    let read = store.get_event(created.id, Scope::Organizer(org.id)).await.unwrap();
+    let read = store
+        .get_event(created.id, Scope::Organizer(org.id))
+        .await
+        .unwrap();
     assert_eq!(read.ticket_types, vec![tt]);
     assert_eq!(read.title, "Jazz Night");
-    assert!(matches!(store.get_event(Uuid::now_v7(), Scope::All).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.get_event(Uuid::now_v7(), Scope::All).await,
+        Err(StoreError::NotFound(_))
+    ));
 }
 
 #[tokio::test]
@@ -159,21 +202,50 @@ async fn event_round_trip() {
 async fn ownership_scenario(store: DynStore) {
     let a = store.upsert_user(&organizer("a")).await.unwrap();
     let b = store.upsert_user(&organizer("b")).await.unwrap();
-    let e = store.create_event(a.id, &new_event("A's", "Berlin", "tech", 5)).await.unwrap();
+    let e = store
+        .create_event(a.id, &new_event("A's", "Berlin", "tech", 5))
+        .await
+        .unwrap();
     let as_b = Scope::Organizer(b.id);
-    assert!(matches!(store.get_event(e.id, as_b).await, Err(StoreError::NotFound(_))));
-    let patch = EventPatch { title: Some("hijacked".into()), ..Default::default() };
-    assert!(matches!(store.update_event(e.id, as_b, &patch).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.add_ticket_type(e.id, as_b, &ticket("x", "EUR", 1)).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.publish_event(e.id, as_b, Utc::now()).await, Err(StoreError::NotFound(_))));
-    assert!(matches!(store.cancel_event(e.id, as_b, Utc::now()).await, Err(StoreError::NotFound(_))));
+    assert!(matches!(
+        store.get_event(e.id, as_b).await,
+        Err(StoreError::NotFound(_))
+    ));
+    let patch = EventPatch {
+        title: Some("hijacked".into()),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.update_event(e.id, as_b, &patch).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store
+            .add_ticket_type(e.id, as_b, &ticket("x", "EUR", 1))
+            .await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.publish_event(e.id, as_b, Utc::now()).await,
+        Err(StoreError::NotFound(_))
+    ));
+    assert!(matches!(
+        store.cancel_event(e.id, as_b, Utc::now()).await,
+        Err(StoreError::NotFound(_))
+    ));
     let unchanged = store.get_event(e.id, Scope::All).await.unwrap();
     assert_eq!(unchanged.title, "A's");
     assert_eq!(unchanged.status, EventStatus::Draft);
     assert!(unchanged.ticket_types.is_empty());
     // The owner and the platform can.
-    store.update_event(e.id, Scope::Organizer(a.id), &patch).await.unwrap();
-    assert_eq!(store.get_event(e.id, Scope::All).await.unwrap().title, "hijacked");
+    store
+        .update_event(e.id, Scope::Organizer(a.id), &patch)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_event(e.id, Scope::All).await.unwrap().title,
+        "hijacked"
+    );
 }
 
 #[tokio::test]
@@ -183,17 +255,41 @@ async fn ownership_is_part_of_the_query() {
 
 async fn ticket_type_rules_scenario(store: DynStore) {
     let org = store.upsert_user(&organizer("o")).await.unwrap();
-    let e = store.create_event(org.id, &new_event("E", "Berlin", "tech", 5)).await.unwrap();
-    let tt = store.add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10)).await.unwrap();
-    let err = store.add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10)).await.unwrap_err();
+    let e = store
+        .create_event(org.id, &new_event("E", "Berlin", "tech", 5))
+        .await
+        .unwrap();
+    let tt = store
+        .add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10))
+        .await
+        .unwrap();
+    let err = store
+        .add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10))
+        .await
+        .unwrap_err();
     assert_eq!(conflict_code(err), "duplicate_name");
-    match store.add_ticket_type(e.id, Scope::All, &ticket("VIP", "USD", 10)).await {
-        Err(StoreError::Invalid { field: "currency", .. }) => {}
+    match store
+        .add_ticket_type(e.id, Scope::All, &ticket("VIP", "USD", 10))
+        .await
+    {
+        Err(StoreError::Invalid {
+            field: "currency", ..
+        }) => {}
         other => panic!("expected currency mismatch, got {other:?}"),
     }
-    let patch = TicketTypePatch { capacity: Some(25), price_cents: Some(0), ..Default::default() };
-    let updated = store.update_ticket_type(e.id, tt.id, Scope::All, &patch).await.unwrap();
-    assert_eq!((updated.capacity, updated.price_cents, updated.available()), (25, 0, 25));
+    let patch = TicketTypePatch {
+        capacity: Some(25),
+        price_cents: Some(0),
+        ..Default::default()
+    };
+    let updated = store
+        .update_ticket_type(e.id, tt.id, Scope::All, &patch)
+        .await
+        .unwrap();
+    assert_eq!(
+        (updated.capacity, updated.price_cents, updated.available()),
+        (25, 0, 25)
+    );
     let start = truncate_micros(Utc::now());
     let bad_window = TicketTypePatch {
         sales_start: Some(Some(start)),
@@ -201,16 +297,36 @@ async fn ticket_type_rules_scenario(store: DynStore) {
         ..Default::default()
     };
     assert!(matches!(
-        store.update_ticket_type(e.id, tt.id, Scope::All, &bad_window).await,
-        Err(StoreError::Invalid { field: "sales_end", .. })
+        store
+            .update_ticket_type(e.id, tt.id, Scope::All, &bad_window)
+            .await,
+        Err(StoreError::Invalid {
+            field: "sales_end",
+            ..
+        })
     ));
-    let clear = TicketTypePatch { sales_end: Some(None), sales_start: Some(Some(start)), ..Default::default() };
-    let cleared = store.update_ticket_type(e.id, tt.id, Scope::All, &clear).await.unwrap();
-    assert_eq!((cleared.sales_start, cleared.sales_end), (Some(start), None));
+    let clear = TicketTypePatch {
+        sales_end: Some(None),
+        sales_start: Some(Some(start)),
+        ..Default::default()
+    };
+    let cleared = store
+        .update_ticket_type(e.id, tt.id, Scope::All, &clear)
+        .await
+        .unwrap();
+    assert_eq!(
+        (cleared.sales_start, cleared.sales_end),
+        (Some(start), None)
+    );
     // A ticket type of another event is not reachable through this event.
-    let other = store.create_event(org.id, &new_event("F", "Berlin", "tech", 6)).await.unwrap();
+    let other = store
+        .create_event(org.id, &new_event("F", "Berlin", "tech", 6))
+        .await
+        .unwrap();
     assert!(matches!(
-        store.update_ticket_type(other.id, tt.id, Scope::All, &patch).await,
+        store
+            .update_ticket_type(other.id, tt.id, Scope::All, &patch)
+            .await,
         Err(StoreError::NotFound(_))
     ));
 }
@@ -222,33 +338,111 @@ async fn ticket_type_rules() {
 
 async fn lifecycle_scenario(store: DynStore) {
     let org = store.upsert_user(&organizer("o")).await.unwrap();
-    let e = store.create_event(org.id, &new_event("E", "Berlin", "tech", 5)).await.unwrap();
-    let err = store.publish_event(e.id, Scope::All, Utc::now()).await.unwrap_err();
+    let e = store
+        .create_event(org.id, &new_event("E", "Berlin", "tech", 5))
+        .await
+        .unwrap();
+    let err = store
+        .publish_event(e.id, Scope::All, Utc::now())
+        .await
+        .unwrap_err();
     assert_eq!(conflict_code(err), "no_ticket_types");
-    store.add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10)).await.unwrap();
-    let p = store.publish_event(e.id, Scope::All, Utc::now()).await.unwrap();
+    store
+        .add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 10))
+        .await
+        .unwrap();
+    let p = store
+        .publish_event(e.id, Scope::All, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(p.status, EventStatus::Published);
     assert!(p.published_at.is_some());
-    let again = store.publish_event(e.id, Scope::All, Utc::now()).await.unwrap();
-    assert_eq!(again.published_at, p.published_at, "publishing twice changes nothing");
-    let c = store.cancel_event(e.id, Scope::All, Utc::now()).await.unwrap();
-    assert_eq!(c.status, EventStatus::Cancelled);
-    assert_eq!(store.cancel_event(e.id, Scope::All, Utc::now()).await.unwrap().status, EventStatus::Cancelled);
-    assert_eq!(conflict_code(store.publish_event(e.id, Scope::All, Utc::now()).await.unwrap_err()), "event_cancelled");
-    let patch = EventPatch { title: Some("x".into()), ..Default::default() };
-    assert_eq!(conflict_code(store.update_event(e.id, Scope::All, &patch).await.unwrap_err()), "event_cancelled");
+    let again = store
+        .publish_event(e.id, Scope::All, Utc::now())
+        .await
+        .unwrap();
     assert_eq!(
-        conflict_code(store.add_ticket_type(e.id, Scope::All, &ticket("VIP", "EUR", 1)).await.unwrap_err()),
+        again.published_at, p.published_at,
+        "publishing twice changes nothing"
+    );
+    let c = store
+        .cancel_event(e.id, Scope::All, Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(c.status, EventStatus::Cancelled);
+    assert_eq!(
+        store
+            .cancel_event(e.id, Scope::All, Utc::now())
+            .await
+            .unwrap()
+            .status,
+        EventStatus::Cancelled
+    );
+    assert_eq!(
+        conflict_code(
+            store
+                .publish_event(e.id, Scope::All, Utc::now())
+                .await
+                .unwrap_err()
+        ),
+        "event_cancelled"
+    );
+    let patch = EventPatch {
+        title: Some("x".into()),
+        ..Default::default()
+    };
+    assert_eq!(
+        conflict_code(
+            store
+                .update_event(e.id, Scope::All, &patch)
+                .await
+                .unwrap_err()
+        ),
+        "event_cancelled"
+    );
+    assert_eq!(
+        conflict_code(
+            store
+                .add_ticket_type(e.id, Scope::All, &ticket("VIP", "EUR", 1))
+                .await
+                .unwrap_err()
+        ),
         "event_cancelled"
     );
     // An event that has ended cannot be published.
-    let past = store.create_event(org.id, &new_event("Past", "Berlin", "tech", -3)).await.unwrap();
-    store.add_ticket_type(past.id, Scope::All, &ticket("GA", "EUR", 1)).await.unwrap();
-    assert_eq!(conflict_code(store.publish_event(past.id, Scope::All, Utc::now()).await.unwrap_err()), "event_ended");
+    let past = store
+        .create_event(org.id, &new_event("Past", "Berlin", "tech", -3))
+        .await
+        .unwrap();
+    store
+        .add_ticket_type(past.id, Scope::All, &ticket("GA", "EUR", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        conflict_code(
+            store
+                .publish_event(past.id, Scope::All, Utc::now())
+                .await
+                .unwrap_err()
+        ),
+        "event_ended"
+    );
     // ends_at must stay after starts_at through patches.
-    let e2 = store.create_event(org.id, &new_event("E2", "Berlin", "tech", 5)).await.unwrap();
-    let bad = EventPatch { ends_at: Some(e2.starts_at - Duration::hours(1)), ..Default::default() };
-    assert!(matches!(store.update_event(e2.id, Scope::All, &bad).await, Err(StoreError::Invalid { field: "ends_at", .. })));
+    let e2 = store
+        .create_event(org.id, &new_event("E2", "Berlin", "tech", 5))
+        .await
+        .unwrap();
+    let bad = EventPatch {
+        ends_at: Some(e2.starts_at - Duration::hours(1)),
+        ..Default::default()
+    };
+    assert!(matches!(
+        store.update_event(e2.id, Scope::All, &bad).await,
+        Err(StoreError::Invalid {
+            field: "ends_at",
+            ..
+        })
+    ));
 }
 
 #[tokio::test]
@@ -262,9 +456,15 @@ async fn listing_scenario(store: DynStore) {
     let jazz = published(&store, org.id, "Jazz Night", "Lisbon", "music", 3).await;
     let rust = published(&store, org.id, "Rust Meetup", "Berlin", "tech", 1).await;
     let pct = published(&store, other.id, "100% Comedy", "berlin", "Comedy", 2).await;
-    let _draft = store.create_event(org.id, &new_event("Secret draft", "Berlin", "tech", 1)).await.unwrap();
+    let _draft = store
+        .create_event(org.id, &new_event("Secret draft", "Berlin", "tech", 1))
+        .await
+        .unwrap();
     let cancelled = published(&store, org.id, "Cancelled gig", "Berlin", "music", 1).await;
-    store.cancel_event(cancelled.id, Scope::All, Utc::now()).await.unwrap();
+    store
+        .cancel_event(cancelled.id, Scope::All, Utc::now())
+        .await
+        .unwrap();
 
     let ids = |v: Vec<Event>| v.into_iter().map(|e| e.id).collect::<Vec<_>>();
     // Published only, soonest first, with ticket types attached.
@@ -272,24 +472,76 @@ async fn listing_scenario(store: DynStore) {
     assert!(all.iter().all(|e| e.ticket_types.len() == 1));
     assert_eq!(ids(all), vec![rust.id, pct.id, jazz.id]);
     // City and category: exact, case-insensitive.
-    let berlin = store.list_events(&EventFilter { city: Some("BERLIN".into()), ..filter() }).await.unwrap();
+    let berlin = store
+        .list_events(&EventFilter {
+            city: Some("BERLIN".into()),
+            ..filter()
+        })
+        .await
+        .unwrap();
     assert_eq!(ids(berlin), vec![rust.id, pct.id]);
-    let comedy = store.list_events(&EventFilter { category: Some("comedy".into()), ..filter() }).await.unwrap();
+    let comedy = store
+        .list_events(&EventFilter {
+            category: Some("comedy".into()),
+            ..filter()
+        })
+        .await
+        .unwrap();
     assert_eq!(ids(comedy), vec![pct.id]);
     // Text search: substring, case-insensitive, LIKE wildcards are literal.
-    let q = |s: &str| EventFilter { q: Some(s.into()), ..filter() };
-    assert_eq!(ids(store.list_events(&q("jAzZ")).await.unwrap()), vec![jazz.id]);
-    assert_eq!(ids(store.list_events(&q("lisb")).await.unwrap()), vec![jazz.id], "matches the city too");
-    assert_eq!(ids(store.list_events(&q("100%")).await.unwrap()), vec![pct.id]);
-    assert!(store.list_events(&q("%")).await.unwrap().len() == 1, "% is not a wildcard");
-    assert!(store.list_events(&q("_")).await.unwrap().is_empty(), "_ is not a wildcard");
+    let q = |s: &str| EventFilter {
+        q: Some(s.into()),
+        ..filter()
+    };
+    assert_eq!(
+        ids(store.list_events(&q("jAzZ")).await.unwrap()),
+        vec![jazz.id]
+    );
+    assert_eq!(
+        ids(store.list_events(&q("lisb")).await.unwrap()),
+        vec![jazz.id],
+        "matches the city too"
+    );
+    assert_eq!(
+        ids(store.list_events(&q("100%")).await.unwrap()),
+        vec![pct.id]
+    );
+    assert!(
+        store.list_events(&q("%")).await.unwrap().len() == 1,
+        "% is not a wildcard"
+    );
+    assert!(
+        store.list_events(&q("_")).await.unwrap().is_empty(),
+        "_ is not a wildcard"
+    );
     // Date window.
     let to = Utc::now() + Duration::days(2) + Duration::hours(1);
-    assert_eq!(ids(store.list_events(&EventFilter { to: Some(to), ..filter() }).await.unwrap()), vec![rust.id, pct.id]);
+    assert_eq!(
+        ids(store
+            .list_events(&EventFilter {
+                to: Some(to),
+                ..filter()
+            })
+            .await
+            .unwrap()),
+        vec![rust.id, pct.id]
+    );
     let from = Utc::now() + Duration::days(2) + Duration::hours(4);
-    assert_eq!(ids(store.list_events(&EventFilter { from, ..filter() }).await.unwrap()), vec![jazz.id]);
+    assert_eq!(
+        ids(store
+            .list_events(&EventFilter { from, ..filter() })
+            .await
+            .unwrap()),
+        vec![jazz.id]
+    );
     // Organizer filter.
-    let mine = store.list_events(&EventFilter { organizer_id: Some(other.id), ..filter() }).await.unwrap();
+    let mine = store
+        .list_events(&EventFilter {
+            organizer_id: Some(other.id),
+            ..filter()
+        })
+        .await
+        .unwrap();
     assert_eq!(ids(mine), vec![pct.id]);
 }
 
@@ -305,18 +557,35 @@ async fn pagination_scenario(store: DynStore) {
     let mut expected = Vec::new();
     for i in 0..7 {
         let mut ne = new_event(&format!("E{i}"), "Berlin", "tech", 4);
-        ne.starts_at = if i < 4 { starts_at } else { starts_at + Duration::minutes(i) };
+        ne.starts_at = if i < 4 {
+            starts_at
+        } else {
+            starts_at + Duration::minutes(i)
+        };
         ne.ends_at = ne.starts_at + Duration::hours(1);
         let e = store.create_event(org.id, &ne).await.unwrap();
-        store.add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 1)).await.unwrap();
-        store.publish_event(e.id, Scope::All, Utc::now()).await.unwrap();
+        store
+            .add_ticket_type(e.id, Scope::All, &ticket("GA", "EUR", 1))
+            .await
+            .unwrap();
+        store
+            .publish_event(e.id, Scope::All, Utc::now())
+            .await
+            .unwrap();
         expected.push((e.starts_at, e.id));
     }
     expected.sort();
     let mut seen = Vec::new();
     let mut after = None;
     loop {
-        let page = store.list_events(&EventFilter { limit: 3, after, ..filter() }).await.unwrap();
+        let page = store
+            .list_events(&EventFilter {
+                limit: 3,
+                after,
+                ..filter()
+            })
+            .await
+            .unwrap();
         assert!(page.len() <= 4, "at most limit + 1 rows");
         let more = page.len() > 3;
         let page: Vec<_> = page.into_iter().take(3).collect();
@@ -338,21 +607,28 @@ async fn one_currency_under_concurrency_scenario(store: DynStore) {
     // Many writers race to add ticket types in different currencies: the
     // database lets exactly one currency win.
     let org = store.upsert_user(&organizer("o")).await.unwrap();
-    let e = store.create_event(org.id, &new_event("Race", "Berlin", "tech", 5)).await.unwrap();
+    let e = store
+        .create_event(org.id, &new_event("Race", "Berlin", "tech", 5))
+        .await
+        .unwrap();
     let store = Arc::new(store);
     let mut tasks = Vec::new();
     for i in 0..16 {
         let store = store.clone();
         tasks.push(tokio::spawn(async move {
             let cur = if i % 2 == 0 { "EUR" } else { "USD" };
-            store.add_ticket_type(e.id, Scope::All, &ticket(&format!("T{i}"), cur, 1)).await
+            store
+                .add_ticket_type(e.id, Scope::All, &ticket(&format!("T{i}"), cur, 1))
+                .await
         }));
     }
     let mut ok = 0;
     for t in tasks {
         match t.await.unwrap() {
             Ok(_) => ok += 1,
-            Err(StoreError::Invalid { field: "currency", .. }) => {}
+            Err(StoreError::Invalid {
+                field: "currency", ..
+            }) => {}
             Err(other) => panic!("unexpected {other:?}"),
         }
     }

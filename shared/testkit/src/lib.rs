@@ -80,7 +80,9 @@ impl TestDb {
         let name = format!("tg_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = sqlx::PgConnection::connect(&admin_url)
             .await
-            .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+            .unwrap_or_else(|e| {
+                panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+            });
         sqlx::query(&format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .await
@@ -121,7 +123,10 @@ impl Drop for TestDb {
         };
         // Async drop does not exist; drop the database from a helper thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
             rt.block_on(async {
                 let mut conn = sqlx::PgConnection::connect(&admin_url).await.ok()?;
                 sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
@@ -178,7 +183,11 @@ pub async fn spawn_app(db: TestDb, routes: impl FnOnce(AppState) -> Router) -> T
     })
     .unwrap();
     let state = build_state(config).await.unwrap();
-    let app = with_platform(routes(state.clone()), &state, utoipa::openapi::OpenApi::default());
+    let app = with_platform(
+        routes(state.clone()),
+        &state,
+        utoipa::openapi::OpenApi::default(),
+    );
     spawn_router(app, state, db).await
 }
 
@@ -188,9 +197,12 @@ pub async fn spawn_router(app: Router, state: AppState, db: TestDb) -> TestApp {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
-        axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-            .await
-            .ok();
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .await
+        .ok();
     });
     TestApp {
         addr,
@@ -204,7 +216,8 @@ pub async fn spawn_router(app: Router, state: AppState, db: TestDb) -> TestApp {
 
 impl TestApp {
     pub fn request(&self, method: Method, path: &str) -> RequestBuilder {
-        self.client.request(method, format!("{}{}", self.base, path))
+        self.client
+            .request(method, format!("{}{}", self.base, path))
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {
@@ -255,7 +268,12 @@ impl TestApp {
                 &serde_json::json!({"name": "GA", "price_cents": 2500, "currency": "EUR", "capacity": 100}),
             )
             .await;
-        assert_eq!(r.status(), 201, "add ticket type: {}", r.text().await.unwrap());
+        assert_eq!(
+            r.status(),
+            201,
+            "add ticket type: {}",
+            r.text().await.unwrap()
+        );
         let tt: Value = r.json().await.unwrap();
         (id, tt["id"].as_str().unwrap().to_string())
     }
@@ -287,7 +305,13 @@ mod tests {
             super::with_database("postgres://u@h:5432/test", "x"),
             "postgres://u@h:5432/x"
         );
-        assert_eq!(super::with_database("postgres://u@h/test?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
-        assert_eq!(super::with_database("postgres://u@h", "x"), "postgres://u@h/x");
+        assert_eq!(
+            super::with_database("postgres://u@h/test?sslmode=disable", "x"),
+            "postgres://u@h/x?sslmode=disable"
+        );
+        assert_eq!(
+            super::with_database("postgres://u@h", "x"),
+            "postgres://u@h/x"
+        );
     }
 }

@@ -11,7 +11,9 @@ use uuid::Uuid;
 pub use currency::Currency;
 
 /// Platform roles. Everyone signed in is a `user`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     User,
@@ -178,7 +180,17 @@ impl EventPatch {
         macro_rules! set {
             ($($f:ident),*) => {$( if let Some(v) = &self.$f { event.$f = v.clone(); } )*};
         }
-        set!(title, description, venue, city, category, timezone, image_url, starts_at, ends_at);
+        set!(
+            title,
+            description,
+            venue,
+            city,
+            category,
+            timezone,
+            image_url,
+            starts_at,
+            ends_at
+        );
     }
 }
 
@@ -208,7 +220,14 @@ impl TicketTypePatch {
         macro_rules! set {
             ($($f:ident),*) => {$( if let Some(v) = &self.$f { tt.$f = v.clone(); } )*};
         }
-        set!(name, price_cents, capacity, max_per_order, sales_start, sales_end);
+        set!(
+            name,
+            price_cents,
+            capacity,
+            max_per_order,
+            sales_start,
+            sales_end
+        );
     }
 }
 
