@@ -71,6 +71,83 @@ pub trait Store: Send + Sync + 'static {
     async fn upsert_user(&self, user: &NewUser) -> StoreResult<User>;
     async fn get_user(&self, id: Uuid) -> StoreResult<User>;
 
+    // ---- identity ------------------------------------------------------------
+
+    /// A built-in provider account; `email_taken` conflict on a duplicate.
+    async fn create_local_user(&self, user: &NewLocalUser) -> StoreResult<User>;
+    /// The account and its password hash, by email (case-insensitive).
+    async fn local_credentials(
+        &self,
+        iss: &str,
+        email: &str,
+    ) -> StoreResult<Option<(User, String)>>;
+    async fn set_password_hash(&self, id: Uuid, hash: &str) -> StoreResult<()>;
+    async fn find_user(&self, iss: &str, sub: &str) -> StoreResult<Option<User>>;
+    async fn update_profile(&self, id: Uuid, patch: &ProfilePatch) -> StoreResult<User>;
+    /// Replaces the roles (`user` is always kept), audited.
+    async fn set_roles(&self, id: Uuid, roles: &[Role], actor: Option<Uuid>) -> StoreResult<User>;
+    /// Suspending revokes every session of the user, audited.
+    async fn set_user_status(
+        &self,
+        id: Uuid,
+        status: UserStatus,
+        actor: Option<Uuid>,
+    ) -> StoreResult<User>;
+    /// Users by id (creation order), at most `limit + 1`.
+    async fn list_users(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<User>>;
+    async fn insert_refresh_token(&self, token: &NewRefreshToken) -> StoreResult<()>;
+    /// Spends a live refresh token and stores `next` in its family; a spent
+    /// token presented again revokes the family.
+    async fn rotate_refresh_token(
+        &self,
+        presented_hash: &[u8],
+        next: &NewRefreshToken,
+        now: DateTime<Utc>,
+    ) -> StoreResult<RefreshOutcome>;
+    /// Logout: revokes the family of the presented token.
+    async fn revoke_refresh_family(
+        &self,
+        presented_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool>;
+    /// Whether any token of the session family is still unrevoked.
+    async fn session_active(&self, family_id: Uuid) -> StoreResult<bool>;
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKey>>;
+    async fn insert_signing_key(&self, key: &SigningKey) -> StoreResult<()>;
+    /// Counts a hit in the fixed window starting at `window_start`; returns
+    /// the hits so far (shared by every instance).
+    async fn hit_counter(&self, key: &str, window_start: DateTime<Utc>) -> StoreResult<i64>;
+    async fn login_failures(&self, key: &str) -> StoreResult<Option<(i64, DateTime<Utc>)>>;
+    async fn record_login_failure(&self, key: &str, now: DateTime<Utc>) -> StoreResult<i64>;
+    async fn clear_login_failures(&self, key: &str) -> StoreResult<()>;
+    async fn apply_for_organizer(
+        &self,
+        user_id: Uuid,
+        note: &str,
+    ) -> StoreResult<OrganizerApplication>;
+    async fn list_applications(
+        &self,
+        status: Option<ApplicationStatus>,
+        after: Option<Uuid>,
+        limit: u32,
+    ) -> StoreResult<Vec<OrganizerApplication>>;
+    /// Approving grants the organizer role in the same transaction; audited.
+    async fn decide_application(
+        &self,
+        id: Uuid,
+        approve: bool,
+        admin: Uuid,
+    ) -> StoreResult<OrganizerApplication>;
+    async fn append_audit(
+        &self,
+        actor: Option<Uuid>,
+        action: &str,
+        target: &str,
+        details: &serde_json::Value,
+    ) -> StoreResult<()>;
+    /// Newest first, at most `limit + 1`.
+    async fn list_audit(&self, after: Option<Uuid>, limit: u32) -> StoreResult<Vec<AuditEntry>>;
+
     // ---- catalog -----------------------------------------------------------
 
     async fn create_event(&self, organizer_id: Uuid, event: &NewEvent) -> StoreResult<Event>;

@@ -15,6 +15,56 @@ use crate::{Currency, Event, EventStatus, StoreError, StoreResult, TicketType};
 pub(crate) const EVENT_COLS: &str = "id, organizer_id, title, description, venue, city, category, \
      timezone, image_url, starts_at, ends_at, status, created_at, updated_at, published_at";
 
+pub(crate) const USER_COLS: &str =
+    "id, iss, sub, email, name, phone, notify_email, notify_sms, status, created_at";
+
+pub(crate) fn user_from_row<'r, R>(row: &'r R) -> StoreResult<crate::User>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    bool: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status: String = row.try_get("status")?;
+    Ok(crate::User {
+        id: row.try_get("id")?,
+        iss: row.try_get("iss")?,
+        sub: row.try_get("sub")?,
+        email: row.try_get("email")?,
+        name: row.try_get("name")?,
+        phone: row.try_get("phone")?,
+        notify_email: row.try_get("notify_email")?,
+        notify_sms: row.try_get("notify_sms")?,
+        status: crate::UserStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("user status {status:?}")))?,
+        roles: Vec::new(),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub(crate) fn application_from_row<'r, R>(row: &'r R) -> StoreResult<crate::OrganizerApplication>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let status: String = row.try_get("status")?;
+    Ok(crate::OrganizerApplication {
+        id: row.try_get("id")?,
+        user_id: row.try_get("user_id")?,
+        status: crate::ApplicationStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("application status {status:?}")))?,
+        note: row.try_get("note")?,
+        created_at: row.try_get("created_at")?,
+        decided_at: row.try_get("decided_at")?,
+        decided_by: row.try_get("decided_by")?,
+    })
+}
+
 pub(crate) const TICKET_TYPE_COLS: &str = "id, event_id, name, price_cents, currency, capacity, \
      sold, held, max_per_order, sales_start, sales_end, created_at";
 
@@ -92,6 +142,460 @@ macro_rules! store_impl {
         impl $crate::Store for $store {
             $($backend_specific)*
 
+            // ---- identity ----
+
+            #[tracing::instrument(skip(self, u), level = "debug")]
+            async fn create_local_user(&self, u: &$crate::NewLocalUser) -> $crate::StoreResult<$crate::User> {
+                let mut tx = self.begin_write().await?;
+                let id = uuid::Uuid::now_v7();
+                let now = $crate::model::now();
+                sqlx::query(
+                    "INSERT INTO users (id, iss, sub, email, name, password_hash, created_at, updated_at) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                )
+                .bind(id)
+                .bind(&u.iss)
+                .bind(id.to_string())
+                .bind(&u.email)
+                .bind(&u.name)
+                .bind(&u.password_hash)
+                .bind(now)
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| $crate::sql::on_unique(e, "email_taken", "an account with this email already exists"))?;
+                for role in &u.roles {
+                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(id)
+                        .bind(role.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let user = Self::user_where(&mut tx, "id = $1", id).await?.ok_or($crate::StoreError::NotFound("user"))?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            #[tracing::instrument(skip(self, email), level = "debug")]
+            async fn local_credentials(&self, iss: &str, email: &str) -> $crate::StoreResult<Option<($crate::User, String)>> {
+                let row: Option<(uuid::Uuid, String)> = sqlx::query_as(
+                    "SELECT id, password_hash FROM users WHERE iss = $1 AND lower(email) = lower($2) AND password_hash IS NOT NULL",
+                )
+                .bind(iss)
+                .bind(email)
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    None => Ok(None),
+                    Some((id, hash)) => Ok(Some((self.get_user(id).await?, hash))),
+                }
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn set_password_hash(&self, id: uuid::Uuid, hash: &str) -> $crate::StoreResult<()> {
+                sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(hash)
+                    .bind($crate::model::now())
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn find_user(&self, iss: &str, sub: &str) -> $crate::StoreResult<Option<$crate::User>> {
+                let mut conn = self.pool.acquire().await?;
+                let Some((id,)): Option<(uuid::Uuid,)> = sqlx::query_as("SELECT id FROM users WHERE iss = $1 AND sub = $2")
+                    .bind(iss)
+                    .bind(sub)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                Self::user_where(&mut conn, "id = $1", id).await
+            }
+
+            #[tracing::instrument(skip(self, patch), level = "debug")]
+            async fn update_profile(&self, id: uuid::Uuid, patch: &$crate::ProfilePatch) -> $crate::StoreResult<$crate::User> {
+                let mut tx = self.begin_write().await?;
+                let mut user = Self::user_where(&mut tx, &format!("id = $1{}", FOR_UPDATE), id)
+                    .await?
+                    .ok_or($crate::StoreError::NotFound("user"))?;
+                if let Some(name) = &patch.name { user.name = name.clone(); }
+                if let Some(phone) = &patch.phone { user.phone = phone.clone(); }
+                if let Some(v) = patch.notify_email { user.notify_email = v; }
+                if let Some(v) = patch.notify_sms { user.notify_sms = v; }
+                if user.notify_sms && user.phone.is_none() {
+                    return Err($crate::StoreError::Invalid { field: "notify_sms", message: "needs a phone number".into() });
+                }
+                sqlx::query("UPDATE users SET name = $2, phone = $3, notify_email = $4, notify_sms = $5, updated_at = $6 WHERE id = $1")
+                    .bind(id)
+                    .bind(&user.name)
+                    .bind(&user.phone)
+                    .bind(user.notify_email)
+                    .bind(user.notify_sms)
+                    .bind($crate::model::now())
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn set_roles(&self, id: uuid::Uuid, roles: &[$crate::Role], actor: Option<uuid::Uuid>) -> $crate::StoreResult<$crate::User> {
+                let mut tx = self.begin_write().await?;
+                let before = Self::user_where(&mut tx, &format!("id = $1{}", FOR_UPDATE), id)
+                    .await?
+                    .ok_or($crate::StoreError::NotFound("user"))?;
+                sqlx::query("DELETE FROM user_roles WHERE user_id = $1").bind(id).execute(&mut *tx).await?;
+                let mut all: Vec<$crate::Role> = roles.to_vec();
+                all.push($crate::Role::User);
+                all.sort();
+                all.dedup();
+                for role in &all {
+                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, $2)")
+                        .bind(id)
+                        .bind(role.as_str())
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let names = |r: &[$crate::Role]| r.iter().map(|r| r.as_str()).collect::<Vec<_>>();
+                Self::audit_in(&mut tx, actor, "user.roles_set", &format!("user:{id}"),
+                    &serde_json::json!({"before": names(&before.roles), "after": names(&all)})).await?;
+                let user = Self::user_where(&mut tx, "id = $1", id).await?.ok_or($crate::StoreError::NotFound("user"))?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn set_user_status(&self, id: uuid::Uuid, status: $crate::UserStatus, actor: Option<uuid::Uuid>) -> $crate::StoreResult<$crate::User> {
+                let mut tx = self.begin_write().await?;
+                let now = $crate::model::now();
+                let n = sqlx::query("UPDATE users SET status = $2, updated_at = $3 WHERE id = $1")
+                    .bind(id)
+                    .bind(status.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 0 {
+                    return Err($crate::StoreError::NotFound("user"));
+                }
+                if status == $crate::UserStatus::Suspended {
+                    // Suspending ends every session at once.
+                    sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE user_id = $1 AND revoked_at IS NULL")
+                        .bind(id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::audit_in(&mut tx, actor, "user.status_set", &format!("user:{id}"), &serde_json::json!({"status": status.as_str()})).await?;
+                let user = Self::user_where(&mut tx, "id = $1", id).await?.ok_or($crate::StoreError::NotFound("user"))?;
+                tx.commit().await?;
+                Ok(user)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn list_users(&self, after: Option<uuid::Uuid>, limit: u32) -> $crate::StoreResult<Vec<$crate::User>> {
+                let mut conn = self.pool.acquire().await?;
+                let sql = format!(
+                    "SELECT {} FROM users WHERE iss <> $1{} ORDER BY id LIMIT {}",
+                    $crate::sql::USER_COLS,
+                    if after.is_some() { " AND id > $2" } else { "" },
+                    i64::from(limit) + 1
+                );
+                let mut q = sqlx::query(&sql).bind("urn:ticketgw:config");
+                if let Some(a) = after {
+                    q = q.bind(a);
+                }
+                let rows = q.fetch_all(&mut *conn).await?;
+                let mut users = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let mut u = $crate::sql::user_from_row(row)?;
+                    u.roles = Self::roles_of(&mut conn, u.id).await?;
+                    users.push(u);
+                }
+                Ok(users)
+            }
+
+            #[tracing::instrument(skip(self, t), level = "debug")]
+            async fn insert_refresh_token(&self, t: &$crate::NewRefreshToken) -> $crate::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(t.id)
+                .bind(t.family_id)
+                .bind(t.user_id)
+                .bind(&t.token_hash)
+                .bind(t.created_at)
+                .bind(t.expires_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip(self, presented_hash, next), level = "debug")]
+            async fn rotate_refresh_token(
+                &self,
+                presented_hash: &[u8],
+                next: &$crate::NewRefreshToken,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<$crate::RefreshOutcome> {
+                let mut tx = self.begin_write().await?;
+                let sql = format!(
+                    "SELECT t.family_id, t.user_id, t.expires_at, t.used_at, t.revoked_at, u.status \
+                     FROM refresh_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1{}",
+                    if FOR_UPDATE.is_empty() { "" } else { " FOR UPDATE OF t" }
+                );
+                type Row = (uuid::Uuid, uuid::Uuid, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>, Option<chrono::DateTime<chrono::Utc>>, String);
+                let row: Option<Row> = sqlx::query_as(&sql).bind(presented_hash).fetch_optional(&mut *tx).await?;
+                let Some((family_id, user_id, expires_at, used_at, revoked_at, status)) = row else {
+                    return Ok($crate::RefreshOutcome::Invalid);
+                };
+                if revoked_at.is_some() {
+                    return Ok($crate::RefreshOutcome::Invalid);
+                }
+                if used_at.is_some() {
+                    // A spent token came back: it was stolen or replayed. End the family.
+                    sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+                        .bind(family_id)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                    Self::audit_in(&mut tx, Some(user_id), "session.refresh_reuse", &format!("session:{family_id}"), &serde_json::json!({})).await?;
+                    tx.commit().await?;
+                    return Ok($crate::RefreshOutcome::Reused { family_id });
+                }
+                if expires_at <= now || status != "active" {
+                    return Ok($crate::RefreshOutcome::Invalid);
+                }
+                sqlx::query("UPDATE refresh_tokens SET used_at = $2 WHERE token_hash = $1 AND used_at IS NULL")
+                    .bind(presented_hash)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO refresh_tokens (id, family_id, user_id, token_hash, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(next.id)
+                .bind(family_id)
+                .bind(user_id)
+                .bind(&next.token_hash)
+                .bind(next.created_at)
+                .bind(next.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok($crate::RefreshOutcome::Rotated { user_id, family_id })
+            }
+
+            #[tracing::instrument(skip(self, presented_hash), level = "debug")]
+            async fn revoke_refresh_family(&self, presented_hash: &[u8], now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<bool> {
+                let mut tx = self.begin_write().await?;
+                let fam: Option<(uuid::Uuid,)> = sqlx::query_as("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+                    .bind(presented_hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let Some((family_id,)) = fam else {
+                    return Ok(false);
+                };
+                sqlx::query("UPDATE refresh_tokens SET revoked_at = $2 WHERE family_id = $1 AND revoked_at IS NULL")
+                    .bind(family_id)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(true)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn session_active(&self, family_id: uuid::Uuid) -> $crate::StoreResult<bool> {
+                let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM refresh_tokens WHERE family_id = $1 AND revoked_at IS NULL")
+                    .bind(family_id)
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(n.0 > 0)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn signing_keys(&self) -> $crate::StoreResult<Vec<$crate::SigningKey>> {
+                type Row = (String, String, Vec<u8>, String, chrono::DateTime<chrono::Utc>, Option<chrono::DateTime<chrono::Utc>>);
+                let rows: Vec<Row> = sqlx::query_as(
+                    "SELECT kid, alg, private_der, public_jwk, created_at, retired_at FROM signing_keys ORDER BY created_at, kid",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(kid, alg, private_der, public_jwk, created_at, retired_at)| $crate::SigningKey {
+                        kid, alg, private_der, public_jwk, created_at, retired_at,
+                    })
+                    .collect())
+            }
+
+            #[tracing::instrument(skip(self, k), level = "debug")]
+            async fn insert_signing_key(&self, k: &$crate::SigningKey) -> $crate::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO signing_keys (kid, alg, private_der, public_jwk, created_at, retired_at) VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&k.kid)
+                .bind(&k.alg)
+                .bind(&k.private_der)
+                .bind(&k.public_jwk)
+                .bind(k.created_at)
+                .bind(k.retired_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn hit_counter(&self, key: &str, window_start: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<i64> {
+                let (hits,): (i64,) = sqlx::query_as(
+                    "INSERT INTO rate_counters (key, window_start, hits) VALUES ($1, $2, 1) \
+                     ON CONFLICT (key, window_start) DO UPDATE SET hits = rate_counters.hits + 1 RETURNING hits",
+                )
+                .bind(key)
+                .bind(window_start)
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(hits)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn login_failures(&self, key: &str) -> $crate::StoreResult<Option<(i64, chrono::DateTime<chrono::Utc>)>> {
+                Ok(sqlx::query_as("SELECT failures, last_at FROM login_failures WHERE key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn record_login_failure(&self, key: &str, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<i64> {
+                let (n,): (i64,) = sqlx::query_as(
+                    "INSERT INTO login_failures (key, failures, last_at) VALUES ($1, 1, $2) \
+                     ON CONFLICT (key) DO UPDATE SET failures = login_failures.failures + 1, last_at = $2 RETURNING failures",
+                )
+                .bind(key)
+                .bind($crate::model::truncate_micros(now))
+                .fetch_one(&self.pool)
+                .await?;
+                Ok(n)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn clear_login_failures(&self, key: &str) -> $crate::StoreResult<()> {
+                sqlx::query("DELETE FROM login_failures WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            #[tracing::instrument(skip(self, note), level = "debug")]
+            async fn apply_for_organizer(&self, user_id: uuid::Uuid, note: &str) -> $crate::StoreResult<$crate::OrganizerApplication> {
+                let mut tx = self.begin_write().await?;
+                let roles = Self::roles_of(&mut tx, user_id).await?;
+                if roles.contains(&$crate::Role::Organizer) {
+                    return Err($crate::StoreError::conflict("already_organizer", "you already have the organizer role"));
+                }
+                let id = uuid::Uuid::now_v7();
+                sqlx::query("INSERT INTO organizer_applications (id, user_id, status, note, created_at) VALUES ($1, $2, 'pending', $3, $4)")
+                    .bind(id)
+                    .bind(user_id)
+                    .bind(note)
+                    .bind($crate::model::now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(|e| $crate::sql::on_unique(e, "application_pending", "you already have a pending application"))?;
+                let app = Self::application_row(&mut tx, id, None).await?;
+                tx.commit().await?;
+                Ok(app)
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn list_applications(
+                &self,
+                status: Option<$crate::ApplicationStatus>,
+                after: Option<uuid::Uuid>,
+                limit: u32,
+            ) -> $crate::StoreResult<Vec<$crate::OrganizerApplication>> {
+                let mut qb = sqlx::QueryBuilder::<$db>::new(
+                    "SELECT id, user_id, status, note, created_at, decided_at, decided_by FROM organizer_applications WHERE 1 = 1",
+                );
+                if let Some(s) = status {
+                    qb.push(" AND status = ").push_bind(s.as_str());
+                }
+                if let Some(a) = after {
+                    qb.push(" AND id > ").push_bind(a);
+                }
+                qb.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit) + 1);
+                let rows = qb.build().fetch_all(&self.pool).await?;
+                rows.iter().map($crate::sql::application_from_row).collect()
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn decide_application(
+                &self,
+                id: uuid::Uuid,
+                approve: bool,
+                admin: uuid::Uuid,
+            ) -> $crate::StoreResult<$crate::OrganizerApplication> {
+                let mut tx = self.begin_write().await?;
+                let app = Self::application_row(&mut tx, id, Some(FOR_UPDATE)).await?;
+                if app.status != $crate::ApplicationStatus::Pending {
+                    return Err($crate::StoreError::conflict("application_decided", "this application has already been decided"));
+                }
+                let status = if approve { $crate::ApplicationStatus::Approved } else { $crate::ApplicationStatus::Rejected };
+                sqlx::query("UPDATE organizer_applications SET status = $2, decided_at = $3, decided_by = $4 WHERE id = $1")
+                    .bind(id)
+                    .bind(status.as_str())
+                    .bind($crate::model::now())
+                    .bind(admin)
+                    .execute(&mut *tx)
+                    .await?;
+                if approve {
+                    sqlx::query("INSERT INTO user_roles (user_id, role) VALUES ($1, 'organizer') ON CONFLICT DO NOTHING")
+                        .bind(app.user_id)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                Self::audit_in(&mut tx, Some(admin), if approve { "organizer_application.approved" } else { "organizer_application.rejected" },
+                    &format!("user:{}", app.user_id), &serde_json::json!({"application_id": id})).await?;
+                let app = Self::application_row(&mut tx, id, None).await?;
+                tx.commit().await?;
+                Ok(app)
+            }
+
+            #[tracing::instrument(skip(self, details), level = "debug")]
+            async fn append_audit(&self, actor: Option<uuid::Uuid>, action: &str, target: &str, details: &serde_json::Value) -> $crate::StoreResult<()> {
+                let mut conn = self.pool.acquire().await?;
+                Self::audit_in(&mut conn, actor, action, target, details).await
+            }
+
+            #[tracing::instrument(skip(self), level = "debug")]
+            async fn list_audit(&self, after: Option<uuid::Uuid>, limit: u32) -> $crate::StoreResult<Vec<$crate::AuditEntry>> {
+                type Row = (uuid::Uuid, Option<uuid::Uuid>, String, String, String, chrono::DateTime<chrono::Utc>);
+                let sql = format!(
+                    "SELECT id, actor_id, action, target, details, created_at FROM audit_log{} ORDER BY id DESC LIMIT {}",
+                    if after.is_some() { " WHERE id < $1" } else { "" },
+                    i64::from(limit) + 1
+                );
+                let mut q = sqlx::query_as::<_, Row>(&sql);
+                if let Some(a) = after {
+                    q = q.bind(a);
+                }
+                let rows = q.fetch_all(&self.pool).await?;
+                Ok(rows
+                    .into_iter()
+                    .map(|(id, actor_id, action, target, details, created_at)| $crate::AuditEntry {
+                        id,
+                        actor_id,
+                        action,
+                        target,
+                        details: serde_json::from_str(&details).unwrap_or(serde_json::Value::Null),
+                        created_at,
+                    })
+                    .collect())
+            }
+
             #[tracing::instrument(skip(self), level = "debug")]
             async fn get_meta(&self, key: &str) -> $crate::StoreResult<Option<String>> {
                 let v: Option<(String,)> = sqlx::query_as("SELECT value FROM meta WHERE key = $1")
@@ -144,19 +648,8 @@ macro_rules! store_impl {
 
             #[tracing::instrument(skip(self), level = "debug")]
             async fn get_user(&self, id: uuid::Uuid) -> $crate::StoreResult<$crate::User> {
-                let row: Option<(uuid::Uuid, String, String, Option<String>, String, chrono::DateTime<chrono::Utc>)> =
-                    sqlx::query_as("SELECT id, iss, sub, email, name, created_at FROM users WHERE id = $1")
-                        .bind(id)
-                        .fetch_optional(&self.pool)
-                        .await?;
-                let (id, iss, sub, email, name, created_at) = row.ok_or($crate::StoreError::NotFound("user"))?;
-                let roles: Vec<(String,)> = sqlx::query_as("SELECT role FROM user_roles WHERE user_id = $1 ORDER BY role")
-                    .bind(id)
-                    .fetch_all(&self.pool)
-                    .await?;
-                let mut roles: Vec<$crate::Role> = roles.iter().filter_map(|(r,)| $crate::Role::parse(r)).collect();
-                roles.sort();
-                Ok($crate::User { id, iss, sub, email, name, roles, created_at })
+                let mut conn = self.pool.acquire().await?;
+                Self::user_where(&mut conn, "id = $1", id).await?.ok_or($crate::StoreError::NotFound("user"))
             }
 
             #[tracing::instrument(skip(self, event), level = "debug")]
@@ -406,6 +899,73 @@ macro_rules! store_impl {
         }
 
         impl $store {
+            /// One user (with roles) matching `cond` on `$1`.
+            async fn user_where<T>(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                cond: &str,
+                arg: T,
+            ) -> $crate::StoreResult<Option<$crate::User>>
+            where
+                T: for<'q> sqlx::Encode<'q, $db> + sqlx::Type<$db> + Send,
+            {
+                let sql = format!("SELECT {} FROM users WHERE {cond}", $crate::sql::USER_COLS);
+                let Some(row) = sqlx::query(&sql).bind(arg).fetch_optional(&mut *conn).await? else {
+                    return Ok(None);
+                };
+                let mut user = $crate::sql::user_from_row(&row)?;
+                user.roles = Self::roles_of(conn, user.id).await?;
+                Ok(Some(user))
+            }
+
+            async fn roles_of(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: uuid::Uuid,
+            ) -> $crate::StoreResult<Vec<$crate::Role>> {
+                let roles: Vec<(String,)> = sqlx::query_as("SELECT role FROM user_roles WHERE user_id = $1")
+                    .bind(id)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let mut roles: Vec<$crate::Role> = roles.iter().filter_map(|(r,)| $crate::Role::parse(r)).collect();
+                roles.sort();
+                Ok(roles)
+            }
+
+            async fn audit_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                actor: Option<uuid::Uuid>,
+                action: &str,
+                target: &str,
+                details: &serde_json::Value,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query("INSERT INTO audit_log (id, actor_id, action, target, details, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
+                    .bind(uuid::Uuid::now_v7())
+                    .bind(actor)
+                    .bind(action)
+                    .bind(target)
+                    .bind(details.to_string())
+                    .bind($crate::model::now())
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
+            async fn application_row(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                id: uuid::Uuid,
+                lock: Option<&str>,
+            ) -> $crate::StoreResult<$crate::OrganizerApplication> {
+                let sql = format!(
+                    "SELECT id, user_id, status, note, created_at, decided_at, decided_by FROM organizer_applications WHERE id = $1{}",
+                    lock.unwrap_or("")
+                );
+                let row = sqlx::query(&sql)
+                    .bind(id)
+                    .fetch_optional(&mut *conn)
+                    .await?
+                    .ok_or($crate::StoreError::NotFound("organizer application"))?;
+                $crate::sql::application_from_row(&row)
+            }
+
             async fn event_row(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 id: uuid::Uuid,

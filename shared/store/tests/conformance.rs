@@ -643,3 +643,356 @@ async fn one_currency_under_concurrency_scenario(store: DynStore) {
 async fn one_currency_per_event_under_concurrency() {
     on_every_backend!(one_currency_under_concurrency_scenario);
 }
+
+// -------------------------------------------------------------- identity --
+
+fn local(email: &str) -> NewLocalUser {
+    NewLocalUser {
+        iss: "http://127.0.0.1:8080".into(),
+        email: email.into(),
+        name: "Local".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        roles: vec![Role::User],
+    }
+}
+
+fn refresh_row(user_id: Uuid, family_id: Uuid, secret: &str, days: i64) -> NewRefreshToken {
+    let now = truncate_micros(Utc::now());
+    NewRefreshToken {
+        id: Uuid::now_v7(),
+        family_id,
+        user_id,
+        token_hash: secret.as_bytes().to_vec(),
+        created_at: now,
+        expires_at: now + Duration::days(days),
+    }
+}
+
+async fn accounts_scenario(store: DynStore) {
+    let u = store
+        .create_local_user(&local("Ann@Example.test"))
+        .await
+        .unwrap();
+    assert_eq!(
+        u.sub,
+        u.id.to_string(),
+        "local accounts: sub is the user id"
+    );
+    assert_eq!(u.roles, vec![Role::User]);
+    assert_eq!(u.status, UserStatus::Active);
+    let err = store
+        .create_local_user(&local("ann@example.TEST"))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        conflict_code(err),
+        "email_taken",
+        "emails are unique case-insensitively"
+    );
+    let (found, hash) = store
+        .local_credentials("http://127.0.0.1:8080", "ANN@example.test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((found.id, hash.starts_with("$argon2id$")), (u.id, true));
+    assert!(
+        store
+            .local_credentials("http://other", "ann@example.test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store.find_user(&u.iss, &u.sub).await.unwrap().map(|x| x.id),
+        Some(u.id)
+    );
+
+    let p = store
+        .update_profile(
+            u.id,
+            &ProfilePatch {
+                phone: Some(Some("+4930123456".into())),
+                notify_sms: Some(true),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (p.phone.as_deref(), p.notify_sms),
+        (Some("+4930123456"), true)
+    );
+    let err = store
+        .update_profile(
+            u.id,
+            &ProfilePatch {
+                phone: Some(None),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Invalid {
+                field: "notify_sms",
+                ..
+            }
+        ),
+        "SMS needs a phone"
+    );
+
+    let admin = store.upsert_user(&organizer("admin")).await.unwrap();
+    let r = store
+        .set_roles(u.id, &[Role::Organizer], Some(admin.id))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.roles,
+        vec![Role::User, Role::Organizer],
+        "user is always kept"
+    );
+    let listed = store.list_users(None, 10).await.unwrap();
+    assert!(
+        listed
+            .iter()
+            .any(|x| x.id == u.id && x.roles.contains(&Role::Organizer))
+    );
+    let audit = store.list_audit(None, 10).await.unwrap();
+    assert_eq!(audit[0].action, "user.roles_set");
+    assert_eq!(audit[0].actor_id, Some(admin.id));
+}
+
+#[tokio::test]
+async fn accounts_and_roles() {
+    on_every_backend!(accounts_scenario);
+}
+
+async fn refresh_rotation_scenario(store: DynStore) {
+    let u = store
+        .create_local_user(&local("r@example.test"))
+        .await
+        .unwrap();
+    let fam = Uuid::now_v7();
+    store
+        .insert_refresh_token(&refresh_row(u.id, fam, "t1", 30))
+        .await
+        .unwrap();
+    let now = Utc::now();
+    let out = store
+        .rotate_refresh_token(b"t1", &refresh_row(u.id, Uuid::nil(), "t2", 30), now)
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        RefreshOutcome::Rotated {
+            user_id: u.id,
+            family_id: fam
+        },
+        "the next token joins the family"
+    );
+    let out = store
+        .rotate_refresh_token(b"t2", &refresh_row(u.id, Uuid::nil(), "t3", 30), now)
+        .await
+        .unwrap();
+    assert!(matches!(out, RefreshOutcome::Rotated { .. }));
+    // t1 is spent: presenting it again revokes the whole family, t3 included.
+    let out = store
+        .rotate_refresh_token(b"t1", &refresh_row(u.id, Uuid::nil(), "t4", 30), now)
+        .await
+        .unwrap();
+    assert_eq!(out, RefreshOutcome::Reused { family_id: fam });
+    assert!(!store.session_active(fam).await.unwrap());
+    let out = store
+        .rotate_refresh_token(b"t3", &refresh_row(u.id, Uuid::nil(), "t5", 30), now)
+        .await
+        .unwrap();
+    assert_eq!(out, RefreshOutcome::Invalid);
+    assert_eq!(
+        store
+            .rotate_refresh_token(b"nope", &refresh_row(u.id, Uuid::nil(), "t6", 30), now)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    );
+    // Expired tokens do not rotate; logout revokes; suspension revokes.
+    let fam2 = Uuid::now_v7();
+    store
+        .insert_refresh_token(&refresh_row(u.id, fam2, "old", -1))
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .rotate_refresh_token(b"old", &refresh_row(u.id, Uuid::nil(), "x", 30), now)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    );
+    let fam3 = Uuid::now_v7();
+    store
+        .insert_refresh_token(&refresh_row(u.id, fam3, "l1", 30))
+        .await
+        .unwrap();
+    assert!(store.revoke_refresh_family(b"l1", now).await.unwrap());
+    assert!(!store.session_active(fam3).await.unwrap());
+    let fam4 = Uuid::now_v7();
+    store
+        .insert_refresh_token(&refresh_row(u.id, fam4, "s1", 30))
+        .await
+        .unwrap();
+    assert!(store.session_active(fam4).await.unwrap());
+    store
+        .set_user_status(u.id, UserStatus::Suspended, None)
+        .await
+        .unwrap();
+    assert!(
+        !store.session_active(fam4).await.unwrap(),
+        "suspension ends every session"
+    );
+    assert_eq!(
+        store
+            .rotate_refresh_token(b"s1", &refresh_row(u.id, Uuid::nil(), "s2", 30), now)
+            .await
+            .unwrap(),
+        RefreshOutcome::Invalid
+    );
+}
+
+#[tokio::test]
+async fn refresh_token_rotation_and_reuse() {
+    on_every_backend!(refresh_rotation_scenario);
+}
+
+async fn concurrent_refresh_scenario(store: DynStore) {
+    // The same refresh token presented 20 times at once: at most one
+    // rotation wins; the rest see a spent token.
+    let u = store
+        .create_local_user(&local("c@example.test"))
+        .await
+        .unwrap();
+    let fam = Uuid::now_v7();
+    store
+        .insert_refresh_token(&refresh_row(u.id, fam, "race", 30))
+        .await
+        .unwrap();
+    let store = Arc::new(store);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            store
+                .rotate_refresh_token(
+                    b"race",
+                    &refresh_row(u.id, Uuid::nil(), &format!("next{i}"), 30),
+                    Utc::now(),
+                )
+                .await
+                .unwrap()
+        }));
+    }
+    let mut rotated = 0;
+    for t in tasks {
+        if matches!(t.await.unwrap(), RefreshOutcome::Rotated { .. }) {
+            rotated += 1;
+        }
+    }
+    assert_eq!(rotated, 1, "exactly one rotation");
+}
+
+#[tokio::test]
+async fn concurrent_refresh_rotates_once() {
+    on_every_backend!(concurrent_refresh_scenario);
+}
+
+async fn counters_scenario(store: DynStore) {
+    let w = truncate_micros(Utc::now());
+    assert_eq!(store.hit_counter("ip:1", w).await.unwrap(), 1);
+    assert_eq!(store.hit_counter("ip:1", w).await.unwrap(), 2);
+    assert_eq!(store.hit_counter("ip:2", w).await.unwrap(), 1);
+    assert_eq!(
+        store
+            .hit_counter("ip:1", w + Duration::minutes(1))
+            .await
+            .unwrap(),
+        1,
+        "a new window"
+    );
+    assert_eq!(store.login_failures("a").await.unwrap(), None);
+    assert_eq!(
+        store.record_login_failure("a", Utc::now()).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.record_login_failure("a", Utc::now()).await.unwrap(),
+        2
+    );
+    assert_eq!(
+        store.login_failures("a").await.unwrap().map(|x| x.0),
+        Some(2)
+    );
+    store.clear_login_failures("a").await.unwrap();
+    assert_eq!(store.login_failures("a").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn abuse_counters() {
+    on_every_backend!(counters_scenario);
+}
+
+async fn applications_scenario(store: DynStore) {
+    let u = store
+        .create_local_user(&local("apply@example.test"))
+        .await
+        .unwrap();
+    let admin = store.upsert_user(&organizer("root")).await.unwrap();
+    let a = store
+        .apply_for_organizer(u.id, "I run a jazz club")
+        .await
+        .unwrap();
+    assert_eq!(a.status, ApplicationStatus::Pending);
+    assert_eq!(
+        conflict_code(store.apply_for_organizer(u.id, "again").await.unwrap_err()),
+        "application_pending"
+    );
+    let pending = store
+        .list_applications(Some(ApplicationStatus::Pending), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    let decided = store
+        .decide_application(a.id, true, admin.id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (decided.status, decided.decided_by),
+        (ApplicationStatus::Approved, Some(admin.id))
+    );
+    assert!(
+        store
+            .get_user(u.id)
+            .await
+            .unwrap()
+            .roles
+            .contains(&Role::Organizer),
+        "approval grants the role"
+    );
+    assert_eq!(
+        conflict_code(
+            store
+                .decide_application(a.id, false, admin.id)
+                .await
+                .unwrap_err()
+        ),
+        "application_decided"
+    );
+    assert_eq!(
+        conflict_code(store.apply_for_organizer(u.id, "more").await.unwrap_err()),
+        "already_organizer"
+    );
+}
+
+#[tokio::test]
+async fn organizer_applications() {
+    on_every_backend!(applications_scenario);
+}

@@ -2,6 +2,7 @@
 //! ISO 4217 [`Currency`]; times are UTC instants; ids are UUIDs.
 
 mod currency;
+mod identity;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,6 +10,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 pub use currency::Currency;
+pub use identity::*;
 
 /// Platform roles. Everyone signed in is a `user`.
 #[derive(
@@ -53,6 +55,11 @@ pub struct User {
     pub sub: String,
     pub email: Option<String>,
     pub name: String,
+    /// E.164, e.g. `+4930123456`.
+    pub phone: Option<String>,
+    pub notify_email: bool,
+    pub notify_sms: bool,
+    pub status: UserStatus,
     pub roles: Vec<Role>,
     pub created_at: DateTime<Utc>,
 }
