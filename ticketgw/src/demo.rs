@@ -4,10 +4,36 @@
 //! (`TICKETGW_DEMO=0` skips it).
 
 use chrono::{Duration, DurationRound, Utc};
-use tg_store::{Currency, NewEvent, NewTicketType, NewUser, Role, Scope, Store};
+use tg_store::{Currency, NewEvent, NewLocalUser, NewTicketType, Role, Scope, Store};
+use uuid::Uuid;
+
+/// A built-in provider account (found again if it already exists).
+async fn account(
+    store: &dyn Store,
+    email: &str,
+    name: &str,
+    password: &str,
+    role: Role,
+) -> anyhow::Result<Uuid> {
+    if let Some((user, _)) = store
+        .local_credentials(tg_store::BUILTIN_ISSUER, email)
+        .await?
+    {
+        return Ok(user.id);
+    }
+    let user = store
+        .create_local_user(&NewLocalUser {
+            iss: tg_store::BUILTIN_ISSUER.into(),
+            email: email.into(),
+            name: name.into(),
+            password_hash: tg_platform::hash_password(password).await?,
+            roles: vec![Role::User, role],
+        })
+        .await?;
+    Ok(user.id)
+}
 
 const MARKER: &str = "demo_loaded";
-pub const DEMO_ISSUER: &str = "urn:ticketgw:demo";
 
 struct DemoEvent {
     organizer: usize,
@@ -24,11 +50,27 @@ struct DemoEvent {
     tickets: &'static [(&'static str, i64, i64, i32)],
 }
 
-const ORGANIZERS: &[(&str, &str)] = &[
-    ("organizer@demo.test", "Demo Organizer"),
-    ("live@nightowl.demo.test", "Night Owl Live"),
-    ("hello@techconf.demo.test", "TechConf Collective"),
+/// (email, name, password): organizer accounts of the built-in provider.
+const ORGANIZERS: &[(&str, &str, &str)] = &[
+    (
+        "organizer@demo.test",
+        "Demo Organizer",
+        "demo-organizer-pass",
+    ),
+    (
+        "live@nightowl.demo.test",
+        "Night Owl Live",
+        "demo-organizer-pass",
+    ),
+    (
+        "hello@techconf.demo.test",
+        "TechConf Collective",
+        "demo-organizer-pass",
+    ),
 ];
+
+/// A buyer account.
+const BUYER: (&str, &str, &str) = ("buyer@demo.test", "Demo Buyer", "demo-buyer-pass");
 
 const EVENTS: &[DemoEvent] = &[
     DemoEvent {
@@ -137,18 +179,11 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<bool> {
         return Ok(false);
     }
     let mut organizers = Vec::new();
-    for (email, name) in ORGANIZERS {
-        let user = store
-            .upsert_user(&NewUser {
-                iss: DEMO_ISSUER.into(),
-                sub: (*email).into(),
-                email: Some((*email).into()),
-                name: (*name).into(),
-                roles: vec![Role::User, Role::Organizer],
-            })
-            .await?;
-        organizers.push(user.id);
+    for (email, name, password) in ORGANIZERS {
+        organizers.push(account(store, email, name, password, Role::Organizer).await?);
     }
+    let (email, name, password) = BUYER;
+    account(store, email, name, password, Role::User).await?;
     let today = Utc::now().duration_trunc(Duration::days(1))?;
     for e in EVENTS {
         let starts_at = today + Duration::days(e.days_ahead) + Duration::hours(19);

@@ -25,6 +25,22 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Manage accounts of the built-in identity provider.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account (or promote the account with this email) and exit.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        password: String,
+    },
 }
 
 fn main() -> ExitCode {
@@ -51,6 +67,9 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => run(config).await,
             Command::Migrate => migrate(config).await,
+            Command::Admin {
+                command: AdminCommand::Create { email, password },
+            } => admin_create(config, &email, &password).await,
         }
     });
     match result {
@@ -78,10 +97,21 @@ async fn migrate(mut config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn run(mut config: Config) -> anyhow::Result<()> {
+async fn admin_create(mut config: Config, email: &str, password: &str) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (12..=128).contains(&password.chars().count()),
+        "the password must be 12 to 128 characters"
+    );
+    config.migrate_on_start = true;
+    let state = build_state(config).await?;
+    let id = tg_platform::ensure_admin(&state.store, email, password).await?;
+    println!("admin {email} ready (user id {id})");
+    Ok(())
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
     let demo = tg_platform::config::parse_bool(std::env::var("TICKETGW_DEMO").ok(), true)
         .map_err(|m| anyhow::anyhow!("TICKETGW_DEMO: {m}"))?;
-    let token_file = ticketgw::ensure_admin_token(&mut config)?;
     let state = build_state(config.clone()).await?;
     if demo {
         ticketgw::demo::load(state.store.as_ref()).await?;
@@ -89,14 +119,10 @@ async fn run(mut config: Config) -> anyhow::Result<()> {
     let app = ticketgw::app(&state);
     if config.log_format == LogFormat::Pretty {
         eprintln!(
-            "Ticket Gateway on http://{}:{}  (database: {}; admin token in {})",
+            "Ticket Gateway on http://{}:{}  (database: {}; demo logins: organizer@demo.test / demo-organizer-pass, buyer@demo.test / demo-buyer-pass)",
             config.bind,
             config.port,
             state.store.backend(),
-            token_file
-                .as_deref()
-                .map(|p| p.display().to_string())
-                .unwrap_or_else(|| "TICKETGW_ADMIN_TOKEN".into()),
         );
     }
     serve(app, &config).await

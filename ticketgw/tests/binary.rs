@@ -74,6 +74,47 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// A minimal HTTP/1.1 POST of a JSON body; returns (status, body).
+fn http_post_json(
+    port: u16,
+    path: &str,
+    body: &str,
+    bearer: Option<&str>,
+) -> Option<(u16, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    let auth = bearer
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut buf = String::new();
+    s.read_to_string(&mut buf).ok()?;
+    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
+    let body = buf
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_string())
+        .unwrap_or_default();
+    Some((status, body))
+}
+
+fn login(port: u16, email: &str, password: &str) -> String {
+    let (status, body) = http_post_json(
+        port,
+        "/v1/auth/login",
+        &format!("{{\"email\":\"{email}\",\"password\":\"{password}\"}}"),
+        None,
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    v["access_token"].as_str().unwrap().to_string()
+}
+
 fn sigterm(child: &Child) {
     let ok = Command::new("kill")
         .arg("-TERM")
@@ -108,15 +149,13 @@ fn serves_the_demo_catalog_with_no_arguments() {
         dir.path().join("ticketgw.db").exists(),
         "SQLite under the data dir"
     );
-    let token = dir.path().join("admin-token");
-    assert!(token.exists(), "a local admin token is generated");
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        assert_eq!(
-            std::fs::metadata(&token).unwrap().permissions().mode() & 0o777,
-            0o600
-        );
+    // The demo accounts log in at once.
+    for (email, password) in [
+        ("organizer@demo.test", "demo-organizer-pass"),
+        ("buyer@demo.test", "demo-buyer-pass"),
+    ] {
+        let token = login(app.port, email, password);
+        assert!(token.split('.').count() == 3, "{email}: a JWT");
     }
     sigterm(&app.child);
     assert!(wait_exit(&mut app.child, Duration::from_secs(10)).success());
@@ -160,6 +199,49 @@ fn migrate_subcommand_applies_migrations_and_exits() {
 }
 
 #[test]
+fn admin_create_makes_a_working_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let status = Command::new(env!("CARGO_BIN_EXE_ticketgw"))
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "Root@Example.test",
+            "--password",
+            "correct-horse-battery",
+        ])
+        .env("TICKETGW_DATA_DIR", dir.path())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let short = Command::new(env!("CARGO_BIN_EXE_ticketgw"))
+        .args([
+            "admin",
+            "create",
+            "--email",
+            "x@example.test",
+            "--password",
+            "short",
+        ])
+        .env("TICKETGW_DATA_DIR", dir.path())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!short.success(), "weak passwords are refused");
+    let app = start(dir.path(), &[("TICKETGW_DEMO", "0")]);
+    let token = login(app.port, "root@example.test", "correct-horse-battery");
+    let mut s = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
+    write!(s, "GET /v1/admin/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).unwrap();
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    assert!(resp.contains("root@example.test") && resp.contains("\"admin\""));
+}
+
+#[test]
 fn runs_on_postgres_through_database_url() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -187,8 +269,8 @@ fn runs_on_postgres_through_database_url() {
 #[test]
 fn sigterm_lets_an_in_flight_request_finish() {
     let dir = tempfile::tempdir().unwrap();
-    let token = "graceful-test-token";
-    let mut app = start(dir.path(), &[("TICKETGW_ADMIN_TOKEN", token)]);
+    let mut app = start(dir.path(), &[]);
+    let token = login(app.port, "organizer@demo.test", "demo-organizer-pass");
     let body = format!(
         "{{\"title\":\"Late\",\"venue\":\"v\",\"city\":\"c\",\"category\":\"music\",\"timezone\":\"UTC\",\"starts_at\":\"{}\",\"ends_at\":\"{}\"}}",
         tg_testkit::days_from_now(3),

@@ -17,7 +17,6 @@ async fn platforms() -> Vec<TestApp> {
         let env: HashMap<&str, String> = HashMap::from([
             ("DATABASE_URL", db.url.clone()),
             ("TICKETGW_DATA_DIR", dir.path().display().to_string()),
-            ("TICKETGW_ADMIN_TOKEN", tg_testkit::ADMIN_TOKEN.to_string()),
         ]);
         let config = ticketgw::local_config(|k| env.get(k).cloned()).unwrap();
         let state = tg_platform::build_state(config).await.unwrap();

@@ -33,12 +33,20 @@ async fn next(State(api): State<RuntimeApi>) -> axum::response::Response {
                 .unwrap()
                 .as_millis()
                 + 30_000;
-            headers.insert("lambda-runtime-deadline-ms", deadline.to_string().parse().unwrap());
+            headers.insert(
+                "lambda-runtime-deadline-ms",
+                deadline.to_string().parse().unwrap(),
+            );
             headers.insert(
                 "lambda-runtime-invoked-function-arn",
-                "arn:aws:lambda:eu-central-1:123456789012:function:catalog-query".parse().unwrap(),
+                "arn:aws:lambda:eu-central-1:123456789012:function:catalog-query"
+                    .parse()
+                    .unwrap(),
             );
-            headers.insert("lambda-runtime-trace-id", "Root=1-5759e988-bd862e3fe1be46a994272793".parse().unwrap());
+            headers.insert(
+                "lambda-runtime-trace-id",
+                "Root=1-5759e988-bd862e3fe1be46a994272793".parse().unwrap(),
+            );
             (headers, axum::Json(event)).into_response()
         }
         // No more work: hold the long poll, as the real API does.
@@ -46,14 +54,24 @@ async fn next(State(api): State<RuntimeApi>) -> axum::response::Response {
     }
 }
 
-async fn response(State(api): State<RuntimeApi>, Path(id): Path<String>, body: String) -> &'static str {
+async fn response(
+    State(api): State<RuntimeApi>,
+    Path(id): Path<String>,
+    body: String,
+) -> &'static str {
     let v: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
     api.responses.send((id, v)).ok();
     "{}"
 }
 
-async fn error(State(api): State<RuntimeApi>, Path(id): Path<String>, body: String) -> &'static str {
-    api.responses.send((format!("error:{id}"), Value::String(body))).ok();
+async fn error(
+    State(api): State<RuntimeApi>,
+    Path(id): Path<String>,
+    body: String,
+) -> &'static str {
+    api.responses
+        .send((format!("error:{id}"), Value::String(body)))
+        .ok();
     "{}"
 }
 
@@ -85,13 +103,25 @@ async fn serves_through_the_lambda_runtime_api() {
     let (tx, mut rx) = mpsc::unbounded_channel();
     // Popped from the end: the list call first, then the bad id.
     let events = vec![
-        ("inv-2".to_string(), http_api_event("GET", "/v1/events/not-a-uuid", "")),
-        ("inv-1".to_string(), http_api_event("GET", "/v1/events", "limit=1")),
+        (
+            "inv-2".to_string(),
+            http_api_event("GET", "/v1/events/not-a-uuid", ""),
+        ),
+        (
+            "inv-1".to_string(),
+            http_api_event("GET", "/v1/events", "limit=1"),
+        ),
     ];
-    let api = RuntimeApi { events: Arc::new(Mutex::new(events)), responses: tx };
+    let api = RuntimeApi {
+        events: Arc::new(Mutex::new(events)),
+        responses: tx,
+    };
     let app = Router::new()
         .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route("/2018-06-01/runtime/invocation/{id}/response", post(response))
+        .route(
+            "/2018-06-01/runtime/invocation/{id}/response",
+            post(response),
+        )
         .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
         .route("/2018-06-01/runtime/init/error", post(|| async { "{}" }))
         .with_state(api);
@@ -106,7 +136,10 @@ async fn serves_through_the_lambda_runtime_api() {
         .env("AWS_LAMBDA_FUNCTION_NAME", "catalog-query")
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("DATABASE_URL", format!("sqlite://{}/t.db", dir.path().display()))
+        .env(
+            "DATABASE_URL",
+            format!("sqlite://{}/t.db", dir.path().display()),
+        )
         .env("RUST_LOG", "warn")
         .kill_on_drop(true)
         .spawn()
@@ -114,7 +147,10 @@ async fn serves_through_the_lambda_runtime_api() {
 
     let mut got = std::collections::HashMap::new();
     for _ in 0..2 {
-        let (id, body) = tokio::time::timeout(Duration::from_secs(30), rx.recv()).await.unwrap().unwrap();
+        let (id, body) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
         got.insert(id, body);
     }
     child.kill().await.ok();
@@ -123,7 +159,10 @@ async fn serves_through_the_lambda_runtime_api() {
     assert_eq!(list["statusCode"], 200, "{list}");
     let body: Value = serde_json::from_str(list["body"].as_str().unwrap()).unwrap();
     assert_eq!(body, json!({"items": [], "next_cursor": null}));
-    assert_eq!(list["headers"]["x-request-id"], "lambda-req-1", "request ids pass through on Lambda too");
+    assert_eq!(
+        list["headers"]["x-request-id"], "lambda-req-1",
+        "request ids pass through on Lambda too"
+    );
 
     let bad = &got["inv-2"];
     assert_eq!(bad["statusCode"], 400, "{bad}");

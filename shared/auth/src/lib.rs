@@ -1,66 +1,85 @@
 //! Who is calling. Every function verifies its caller itself (there is no
-//! trusted gateway in front of the functions).
-//!
-//! Today a caller is identified by the platform's configured admin token
-//! (`TICKETGW_ADMIN_TOKEN`); the identity work replaces this with OIDC/JWKS
-//! verification behind the same [`Caller`] / [`MaybeCaller`] extractors, so
-//! handlers do not change.
+//! trusted gateway in front of the functions): the bearer token is checked
+//! by the shared [`Verifier`] against the trusted issuers (Keycloak in
+//! production, the built-in identity provider in local mode), and the
+//! caller's profile row, keyed by (`iss`, `sub`), is created on the first
+//! authenticated call whichever the issuer.
 
 use std::sync::Arc;
 
 use axum::extract::{FromRef, FromRequestParts};
 use http::{header, request::Parts};
-use subtle::ConstantTimeEq;
-use tg_http::{ApiError, Secret};
-use tg_store::{NewUser, Role, Scope};
+use tg_http::ApiError;
+use tg_store::{DynStore, NewUser, Role, Scope, UserStatus};
 use uuid::Uuid;
 
-/// Issuer recorded for the configuration-defined admin principal.
-pub const ADMIN_TOKEN_ISSUER: &str = "urn:ticketgw:config";
-pub const ADMIN_TOKEN_SUBJECT: &str = "admin-token";
+pub mod jwt;
 
-/// Verifies credentials presented by callers.
-#[derive(Debug, Clone, Default)]
+pub use jwt::{Claims, IssuerConfig, JwksProvider, KeySource, RoleMapping, Verifier, VerifyError};
+
+/// Turns bearer tokens into callers.
+#[derive(Clone)]
 pub struct Authenticator {
-    admin: Option<(Secret<String>, Uuid)>,
+    verifier: Verifier,
+    store: DynStore,
+    /// The built-in provider's issuer: its callers' roles come from storage
+    /// only, so a role an admin takes away is gone at once.
+    builtin_issuer: Option<String>,
 }
 
 impl Authenticator {
-    /// No credentials are accepted (every protected route answers 401).
-    pub fn none() -> Self {
-        Self::default()
-    }
-
-    /// Accepts `token` as the admin principal whose user row is `user_id`.
-    pub fn with_admin_token(token: Secret<String>, user_id: Uuid) -> Self {
+    pub fn new(verifier: Verifier, store: DynStore, builtin_issuer: Option<String>) -> Self {
         Self {
-            admin: Some((token, user_id)),
+            verifier,
+            store,
+            builtin_issuer,
         }
     }
 
-    /// The user row that stands for the admin token.
-    pub fn admin_principal(name: &str) -> NewUser {
-        NewUser {
-            iss: ADMIN_TOKEN_ISSUER.into(),
-            sub: ADMIN_TOKEN_SUBJECT.into(),
-            email: None,
-            name: name.into(),
-            roles: vec![Role::User, Role::Organizer, Role::Admin],
-        }
+    pub fn verifier(&self) -> &Verifier {
+        &self.verifier
     }
 
-    /// Checks a bearer token; `Err` is always a 401.
-    pub fn verify(&self, token: &str) -> Result<Caller, ApiError> {
-        if let Some((expected, user_id)) = &self.admin {
-            let expected = expected.expose().as_bytes();
-            if !expected.is_empty() && bool::from(expected.ct_eq(token.as_bytes())) {
-                return Ok(Caller {
-                    user_id: *user_id,
-                    roles: vec![Role::User, Role::Organizer, Role::Admin],
-                });
+    /// Verifies `token`, finds or creates the caller's profile, and refuses
+    /// suspended accounts. Every failure is a 401.
+    pub async fn authenticate(&self, token: &str) -> Result<Caller, ApiError> {
+        let claims = self.verifier.verify(token).await?;
+        let builtin = self.builtin_issuer.as_deref() == Some(claims.iss.as_str());
+        let iss = if builtin {
+            tg_store::BUILTIN_ISSUER.to_string()
+        } else {
+            claims.iss.clone()
+        };
+        let user = match self.store.find_user(&iss, &claims.sub).await? {
+            Some(user) => user,
+            None => {
+                self.store
+                    .upsert_user(&NewUser {
+                        iss: iss.clone(),
+                        sub: claims.sub.clone(),
+                        email: claims.email.clone(),
+                        name: claims.name.clone().unwrap_or_default(),
+                        roles: vec![Role::User],
+                    })
+                    .await?
             }
+        };
+        if user.status == UserStatus::Suspended {
+            return Err(ApiError::unauthorized("the account is suspended"));
         }
-        Err(ApiError::unauthorized("the access token is not valid"))
+        let mut roles = user.roles.clone();
+        if !builtin {
+            roles.extend(claims.roles.iter().copied());
+        }
+        roles.push(Role::User);
+        roles.sort();
+        roles.dedup();
+        Ok(Caller {
+            user_id: user.id,
+            roles,
+            iss,
+            sub: claims.sub,
+        })
     }
 }
 
@@ -69,6 +88,8 @@ impl Authenticator {
 pub struct Caller {
     pub user_id: Uuid,
     pub roles: Vec<Role>,
+    pub iss: String,
+    pub sub: String,
 }
 
 impl Caller {
@@ -135,7 +156,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Authenticator>::from_ref(state);
         match bearer(parts)? {
-            Some(token) => auth.verify(token),
+            Some(token) => auth.authenticate(token).await,
             None => Err(ApiError::unauthorized("this route needs an access token")),
         }
     }
@@ -155,7 +176,7 @@ where
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let auth = Arc::<Authenticator>::from_ref(state);
         match bearer(parts)? {
-            Some(token) => auth.verify(token).map(|c| MaybeCaller(Some(c))),
+            Some(token) => auth.authenticate(token).await.map(|c| MaybeCaller(Some(c))),
             None => Ok(MaybeCaller(None)),
         }
     }
@@ -165,23 +186,21 @@ where
 mod tests {
     use super::*;
 
-    #[test]
-    fn admin_token_is_checked_exactly() {
-        let id = Uuid::now_v7();
-        let auth = Authenticator::with_admin_token(Secret::new("s3cret-token".into()), id);
-        assert_eq!(
-            auth.verify("s3cret-token").map(|c| c.user_id).ok(),
-            Some(id)
-        );
-        assert!(auth.verify("s3cret-toke").is_err());
-        assert!(auth.verify("s3cret-token ").is_err());
-        assert!(auth.verify("").is_err());
-        assert!(Authenticator::none().verify("s3cret-token").is_err());
+    fn parts(value: &str) -> Parts {
+        let req = http::Request::builder()
+            .header(header::AUTHORIZATION, value)
+            .body(())
+            .unwrap();
+        req.into_parts().0
     }
 
     #[test]
-    fn empty_admin_token_never_matches() {
-        let auth = Authenticator::with_admin_token(Secret::new(String::new()), Uuid::now_v7());
-        assert!(auth.verify("").is_err());
+    fn bearer_scheme_in_any_case() {
+        for v in ["Bearer abc", "bearer abc", "BEARER abc", "bEaReR abc"] {
+            assert_eq!(bearer(&parts(v)).unwrap(), Some("abc"), "{v}");
+        }
+        for v in ["Basic abc", "Bearer", "Bearer ", "abc", "Token abc"] {
+            assert!(bearer(&parts(v)).is_err(), "{v}");
+        }
     }
 }

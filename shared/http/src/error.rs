@@ -132,6 +132,18 @@ impl ApiError {
         e
     }
 
+    /// Replaces the stable code (for a more specific reason).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
+    /// Attaches an internal cause (logged for 5xx, never sent).
+    pub fn with_source(mut self, source: impl Into<anyhow::Error>) -> Self {
+        self.source = Some(source.into());
+        self
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
         self.errors = errors;
         self

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use tg_http::Secret;
 
+use crate::captcha::CaptchaConfig;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     /// One JSON object per line (Loki, CloudWatch).
@@ -27,12 +29,50 @@ pub struct Config {
     pub database_url: Secret<String>,
     /// `TICKETGW_DB_POOL_SIZE` (default 5): connections per instance.
     pub pool_size: u32,
-    /// `TICKETGW_ADMIN_TOKEN`: bearer token of the platform admin.
-    pub admin_token: Option<Secret<String>>,
+    /// `TICKETGW_PUBLIC_URL`: the platform's public base URL, also the
+    /// built-in identity provider's issuer (default
+    /// `http://127.0.0.1:<PORT>`).
+    pub public_url: String,
+    /// `TICKETGW_BUILTIN_IDP` (default true): trust (and, in the identity
+    /// function, run) the built-in identity provider.
+    pub builtin_idp: bool,
+    /// An external OpenID Connect issuer such as Keycloak.
+    pub oidc: Option<OidcConfig>,
+    /// `TICKETGW_ADMIN_EMAIL` + `TICKETGW_ADMIN_PASSWORD`: the first admin,
+    /// created (or promoted) at start.
+    pub admin: Option<(String, Secret<String>)>,
+    /// `TICKETGW_RECAPTCHA_SECRET` (+ `_VERIFY_URL`, `_MIN_SCORE`,
+    /// `_HOSTNAMES`): server-side CAPTCHA checks on register and login.
+    pub captcha: Option<CaptchaConfig>,
+    /// `TICKETGW_RECAPTCHA_ON_BOOKINGS` (default false).
+    pub captcha_on_bookings: bool,
+    /// `TICKETGW_AUTH_RATE_PER_IP` (default 30 per minute).
+    pub auth_rate_per_ip: u32,
+    /// `TICKETGW_AUTH_RATE_PER_ACCOUNT` (default 10 per minute).
+    pub auth_rate_per_account: u32,
+    /// `TICKETGW_TRUST_FORWARDED` (default false): take the client address
+    /// from `X-Forwarded-For` (behind Knative's ingress).
+    pub trust_forwarded: bool,
     /// `TICKETGW_LOG_FORMAT`: `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// `TICKETGW_MIGRATE_ON_START` (default true).
     pub migrate_on_start: bool,
+}
+
+/// An external OpenID Connect provider (Keycloak in production).
+#[derive(Debug, Clone)]
+pub struct OidcConfig {
+    /// `TICKETGW_OIDC_ISSUER`, e.g. `https://sso.example.com/realms/ticketgw`.
+    pub issuer: String,
+    /// `TICKETGW_OIDC_AUDIENCE` (comma-separated, default `ticketgw`).
+    pub audiences: Vec<String>,
+    /// `TICKETGW_OIDC_JWKS_URL`: skip discovery and use this JWKS.
+    pub jwks_url: Option<String>,
+    /// `TICKETGW_OIDC_CLIENT_ID`: also read `resource_access.<id>.roles`.
+    pub client_id: Option<String>,
+    /// `TICKETGW_OIDC_ROLE_USER` / `_ORGANIZER` / `_ADMIN`: role names in
+    /// the provider (default `user`, `organizer`, `admin`).
+    pub role_names: [String; 3],
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -95,13 +135,93 @@ impl Config {
         };
         let migrate_on_start = parse_bool(get("TICKETGW_MIGRATE_ON_START"), true)
             .map_err(|m| parse_err("TICKETGW_MIGRATE_ON_START", m))?;
+        let flag = |var: &'static str, default: bool| {
+            parse_bool(get(var), default).map_err(|m| parse_err(var, m))
+        };
+        let number = |var: &'static str, default: u32| match get(var) {
+            None => Ok(default),
+            Some(v) => v
+                .parse::<u32>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or_else(|| parse_err(var, format!("`{v}` is not a positive number"))),
+        };
+        let public_url = get("TICKETGW_PUBLIC_URL")
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| format!("http://127.0.0.1:{port}"));
+        if !(public_url.starts_with("http://") || public_url.starts_with("https://")) {
+            return Err(parse_err(
+                "TICKETGW_PUBLIC_URL",
+                "must be an http(s) URL".into(),
+            ));
+        }
+        let oidc = get("TICKETGW_OIDC_ISSUER").map(|issuer| OidcConfig {
+            issuer: issuer.trim_end_matches('/').to_string(),
+            audiences: get("TICKETGW_OIDC_AUDIENCE")
+                .unwrap_or_else(|| "ticketgw".into())
+                .split(',')
+                .map(|a| a.trim().to_string())
+                .filter(|a| !a.is_empty())
+                .collect(),
+            jwks_url: get("TICKETGW_OIDC_JWKS_URL"),
+            client_id: get("TICKETGW_OIDC_CLIENT_ID"),
+            role_names: [
+                get("TICKETGW_OIDC_ROLE_USER").unwrap_or_else(|| "user".into()),
+                get("TICKETGW_OIDC_ROLE_ORGANIZER").unwrap_or_else(|| "organizer".into()),
+                get("TICKETGW_OIDC_ROLE_ADMIN").unwrap_or_else(|| "admin".into()),
+            ],
+        });
+        let admin = match (get("TICKETGW_ADMIN_EMAIL"), get("TICKETGW_ADMIN_PASSWORD")) {
+            (Some(e), Some(p)) => Some((e, Secret::new(p))),
+            (None, None) => None,
+            _ => {
+                return Err(parse_err(
+                    "TICKETGW_ADMIN_EMAIL",
+                    "set both TICKETGW_ADMIN_EMAIL and TICKETGW_ADMIN_PASSWORD, or neither".into(),
+                ));
+            }
+        };
+        let captcha = match get("TICKETGW_RECAPTCHA_SECRET") {
+            None => None,
+            Some(secret) => Some(CaptchaConfig {
+                secret: Secret::new(secret),
+                verify_url: get("TICKETGW_RECAPTCHA_VERIFY_URL")
+                    .unwrap_or_else(|| "https://www.google.com/recaptcha/api/siteverify".into()),
+                min_score: match get("TICKETGW_RECAPTCHA_MIN_SCORE") {
+                    None => 0.5,
+                    Some(v) => v
+                        .parse::<f64>()
+                        .ok()
+                        .filter(|s| (0.0..=1.0).contains(s))
+                        .ok_or_else(|| {
+                            parse_err("TICKETGW_RECAPTCHA_MIN_SCORE", "must be 0.0 to 1.0".into())
+                        })?,
+                },
+                hostnames: get("TICKETGW_RECAPTCHA_HOSTNAMES")
+                    .map(|h| {
+                        h.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }),
+        };
         Ok(Config {
             port,
             bind,
             data_dir,
             database_url: Secret::new(database_url),
             pool_size,
-            admin_token: get("TICKETGW_ADMIN_TOKEN").map(Secret::new),
+            public_url,
+            builtin_idp: flag("TICKETGW_BUILTIN_IDP", true)?,
+            oidc,
+            admin,
+            captcha,
+            captcha_on_bookings: flag("TICKETGW_RECAPTCHA_ON_BOOKINGS", false)?,
+            auth_rate_per_ip: number("TICKETGW_AUTH_RATE_PER_IP", 30)?,
+            auth_rate_per_account: number("TICKETGW_AUTH_RATE_PER_ACCOUNT", 10)?,
+            trust_forwarded: flag("TICKETGW_TRUST_FORWARDED", false)?,
             log_format,
             migrate_on_start,
         })
@@ -136,19 +256,25 @@ mod tests {
         assert_eq!(c.port, 8080);
         assert_eq!(c.database_url.expose(), "sqlite://./data/ticketgw.db");
         assert!(c.migrate_on_start);
-        assert!(c.admin_token.is_none());
+        assert!(c.admin.is_none());
+        assert!(c.captcha.is_none());
+        assert!(c.builtin_idp);
+        assert_eq!(c.public_url, "http://127.0.0.1:8080");
     }
 
     #[test]
     fn secrets_are_redacted_in_debug() {
         let c = cfg(&[
             ("DATABASE_URL", "postgres://u:pw-123@db/x"),
-            ("TICKETGW_ADMIN_TOKEN", "tok-456"),
+            ("TICKETGW_ADMIN_EMAIL", "root@example.test"),
+            ("TICKETGW_ADMIN_PASSWORD", "tok-456"),
+            ("TICKETGW_RECAPTCHA_SECRET", "cap-789"),
         ])
         .expect("valid");
         let dbg = format!("{c:?}");
         assert!(!dbg.contains("pw-123"));
         assert!(!dbg.contains("tok-456"));
+        assert!(!dbg.contains("cap-789"));
     }
 
     #[test]

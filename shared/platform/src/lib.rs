@@ -9,9 +9,12 @@
 //! `lambda_http` when `AWS_LAMBDA_RUNTIME_API` is set. Handlers never see
 //! which.
 
+pub mod captcha;
+mod client_ip;
 pub mod config;
 mod layers;
 mod metrics_layer;
+pub mod rate_limit;
 mod serve;
 pub mod telemetry;
 
@@ -19,9 +22,13 @@ use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::FromRef;
-use tg_auth::Authenticator;
-use tg_store::{ConnectOptions, DynStore};
+use jsonwebtoken::Algorithm;
+use tg_auth::{Authenticator, IssuerConfig, JwksProvider, KeySource, RoleMapping, Verifier};
+use tg_idp::KeyRing;
+use tg_store::{ConnectOptions, DynStore, NewLocalUser, Role};
 
+pub use captcha::Captcha;
+pub use client_ip::ClientIp;
 pub use config::{Config, LogFormat};
 pub use layers::{BODY_LIMIT_BYTES, with_platform};
 pub use serve::{run_function, serve, shutdown_signal};
@@ -32,6 +39,12 @@ pub struct AppState {
     pub store: DynStore,
     pub auth: Arc<Authenticator>,
     pub config: Arc<Config>,
+    /// The built-in identity provider's keys (when it is enabled).
+    pub idp: Option<Arc<KeyRing>>,
+    /// CAPTCHA verification (when a secret is configured).
+    pub captcha: Option<Arc<Captcha>>,
+    /// Outbound HTTP (JWKS, CAPTCHA, payment providers).
+    pub http: reqwest::Client,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -48,8 +61,20 @@ pub struct FunctionSpec {
     pub openapi: fn() -> utoipa::openapi::OpenApi,
 }
 
-/// Opens storage, applies migrations when configured to, and sets up the
-/// authenticator (creating the admin-token principal when one is set).
+/// The built-in provider's public keys, read in process from storage (the
+/// same set its JWKS URL serves).
+struct BuiltinJwks(Arc<KeyRing>);
+
+#[async_trait::async_trait]
+impl JwksProvider for BuiltinJwks {
+    async fn jwks(&self) -> anyhow::Result<jsonwebtoken::jwk::JwkSet> {
+        self.0.jwks().await
+    }
+}
+
+/// Opens storage, applies migrations when configured to, sets up the
+/// built-in identity provider's keys, the first admin, and the token
+/// verifier for every trusted issuer.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     let store = tg_store::connect(
         config.database_url.expose(),
@@ -61,18 +86,120 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     if config.migrate_on_start {
         store.migrate().await?;
     }
-    let auth = match &config.admin_token {
-        Some(token) => {
-            let admin = store
-                .upsert_user(&Authenticator::admin_principal("Platform admin"))
-                .await?;
-            Authenticator::with_admin_token(token.clone(), admin.id)
+    let http = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(10))
+        .build()?;
+
+    let mut issuers = Vec::new();
+    let idp = if config.builtin_idp {
+        let ring = Arc::new(KeyRing::new(config.public_url.clone(), store.clone()));
+        ring.ensure_key().await?;
+        issuers.push(IssuerConfig::new(
+            config.public_url.clone(),
+            vec![tg_idp::AUDIENCE.to_string()],
+            vec![Algorithm::ES256],
+            KeySource::Local(Arc::new(BuiltinJwks(ring.clone()))),
+        ));
+        Some(ring)
+    } else {
+        None
+    };
+    if let Some(oidc) = &config.oidc {
+        let keys = match &oidc.jwks_url {
+            Some(url) => KeySource::JwksUri(url.clone()),
+            None => KeySource::Discovery,
+        };
+        let mut issuer = IssuerConfig::new(
+            oidc.issuer.clone(),
+            oidc.audiences.clone(),
+            vec![
+                Algorithm::RS256,
+                Algorithm::ES256,
+                Algorithm::PS256,
+                Algorithm::EdDSA,
+            ],
+            keys,
+        );
+        let [user, organizer, admin] = oidc.role_names.clone();
+        issuer.roles = RoleMapping {
+            client_id: oidc.client_id.clone(),
+            user,
+            organizer,
+            admin,
+        };
+        issuers.push(issuer);
+    }
+    if issuers.is_empty() {
+        tracing::warn!("no token issuer is trusted: every protected route will answer 401");
+    }
+    let verifier = Verifier::new(issuers, http.clone())?;
+    let auth = Authenticator::new(
+        verifier,
+        store.clone(),
+        config.builtin_idp.then(|| config.public_url.clone()),
+    );
+
+    if let Some((email, password)) = &config.admin {
+        ensure_admin(&store, email, password.expose()).await?;
+    }
+    let captcha = match &config.captcha {
+        Some(c) => Some(Arc::new(Captcha::new(c.clone(), http.clone()))),
+        None => {
+            tracing::info!("CAPTCHA verification is off (no TICKETGW_RECAPTCHA_SECRET)");
+            None
         }
-        None => Authenticator::none(),
     };
     Ok(AppState {
         store,
         auth: Arc::new(auth),
         config: Arc::new(config),
+        idp,
+        captcha,
+        http,
     })
+}
+
+/// Creates the admin account of the built-in provider, or promotes the
+/// existing account with that email, and returns its id.
+pub async fn ensure_admin(
+    store: &DynStore,
+    email: &str,
+    password: &str,
+) -> anyhow::Result<uuid::Uuid> {
+    let roles = [Role::User, Role::Organizer, Role::Admin];
+    let email = email.trim().to_lowercase();
+    if let Some((user, _)) = store
+        .local_credentials(tg_store::BUILTIN_ISSUER, &email)
+        .await?
+    {
+        let hash = hash_password(password).await?;
+        store.set_password_hash(user.id, &hash).await?;
+        store.set_roles(user.id, &roles, None).await?;
+        return Ok(user.id);
+    }
+    let hash = hash_password(password).await?;
+    let user = store
+        .create_local_user(&NewLocalUser {
+            iss: tg_store::BUILTIN_ISSUER.to_string(),
+            email,
+            name: "Administrator".into(),
+            password_hash: hash,
+            roles: roles.to_vec(),
+        })
+        .await?;
+    store
+        .append_audit(
+            None,
+            "user.admin_created",
+            &format!("user:{}", user.id),
+            &serde_json::json!({}),
+        )
+        .await?;
+    Ok(user.id)
+}
+
+/// argon2id off the async threads.
+pub async fn hash_password(password: &str) -> anyhow::Result<String> {
+    let password = password.to_string();
+    tokio::task::spawn_blocking(move || tg_idp::passwords::hash(&password)).await?
 }

@@ -19,7 +19,7 @@ use reqwest::{Method, RequestBuilder};
 use serde_json::Value;
 use sqlx::Connection;
 use tg_platform::{AppState, Config, build_state, with_platform};
-use tg_store::DynStore;
+use tg_store::{DynStore, Role};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
@@ -167,15 +167,12 @@ pub struct TestApp {
     pub db: TestDb,
 }
 
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
-
 /// Serves `routes(state)` with the platform layers on a fresh database.
 pub async fn spawn_app(db: TestDb, routes: impl FnOnce(AppState) -> Router) -> TestApp {
     init_tracing();
     let url = db.url.clone();
     let config = Config::from_lookup(|k| match k {
         "DATABASE_URL" => Some(url.clone()),
-        "TICKETGW_ADMIN_TOKEN" => Some(ADMIN_TOKEN.into()),
         "TICKETGW_DB_POOL_SIZE" => Some("10".into()),
         "TICKETGW_BIND" => Some("127.0.0.1".into()),
         "PORT" => Some("0".into()),
@@ -191,9 +188,45 @@ pub async fn spawn_app(db: TestDb, routes: impl FnOnce(AppState) -> Router) -> T
     spawn_router(app, state, db).await
 }
 
+/// An account of the built-in provider with `roles`, and a valid access
+/// token for it (minted directly, as a login would).
+pub async fn user_with_token(
+    state: &AppState,
+    email: &str,
+    roles: &[Role],
+) -> (uuid::Uuid, String) {
+    let user = state
+        .store
+        .create_local_user(&tg_store::NewLocalUser {
+            iss: tg_store::BUILTIN_ISSUER.into(),
+            email: email.into(),
+            name: email.split('@').next().unwrap_or("user").into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNoaGFzaA"
+                .into(),
+            roles: roles.to_vec(),
+        })
+        .await
+        .unwrap();
+    let ring = state
+        .idp
+        .as_ref()
+        .expect("the built-in provider is enabled in tests");
+    let token = ring
+        .mint_access_token(&user, uuid::Uuid::now_v7(), chrono::Utc::now())
+        .await
+        .unwrap();
+    (user.id, token)
+}
+
 /// Serves an already-assembled router (the local platform's `app`).
 pub async fn spawn_router(app: Router, state: AppState, db: TestDb) -> TestApp {
     init_tracing();
+    let (_, admin_token) = user_with_token(
+        &state,
+        &format!("admin-{}@test.example", uuid::Uuid::new_v4().simple()),
+        &[Role::User, Role::Organizer, Role::Admin],
+    )
+    .await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -209,7 +242,7 @@ pub async fn spawn_router(app: Router, state: AppState, db: TestDb) -> TestApp {
         base: format!("http://{addr}"),
         client: reqwest::Client::builder().build().unwrap(),
         state,
-        admin_token: ADMIN_TOKEN.into(),
+        admin_token,
         db,
     }
 }

@@ -12,6 +12,11 @@ use uuid::Uuid;
 pub use currency::Currency;
 pub use identity::*;
 
+/// The `iss` stored for accounts of the built-in identity provider. Its
+/// tokens carry the platform's public URL as `iss`; accounts are keyed by
+/// this constant instead, so they survive a change of URL or port.
+pub const BUILTIN_ISSUER: &str = "urn:ticketgw:builtin";
+
 /// Platform roles. Everyone signed in is a `user`.
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
