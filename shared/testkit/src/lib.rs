@@ -169,9 +169,23 @@ pub struct TestApp {
 
 /// Serves `routes(state)` with the platform layers on a fresh database.
 pub async fn spawn_app(db: TestDb, routes: impl FnOnce(AppState) -> Router) -> TestApp {
+    spawn_app_with(db, routes, &[]).await
+}
+
+/// [`spawn_app`] with extra configuration variables.
+pub async fn spawn_app_with(
+    db: TestDb,
+    routes: impl FnOnce(AppState) -> Router,
+    env: &[(&str, &str)],
+) -> TestApp {
     init_tracing();
     let url = db.url.clone();
+    let extra: std::collections::HashMap<String, String> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let config = Config::from_lookup(|k| match k {
+        _ if extra.contains_key(k) => extra.get(k).cloned(),
         "DATABASE_URL" => Some(url.clone()),
         "TICKETGW_DB_POOL_SIZE" => Some("10".into()),
         "TICKETGW_BIND" => Some("127.0.0.1".into()),
@@ -261,6 +275,15 @@ impl TestApp {
     pub async fn admin_json(&self, method: Method, path: &str, body: &Value) -> reqwest::Response {
         self.request(method, path)
             .bearer_auth(&self.admin_token)
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// A JSON POST without credentials.
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.request(Method::POST, path)
             .json(body)
             .send()
             .await

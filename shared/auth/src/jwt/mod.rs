@@ -41,9 +41,10 @@
 //! (the first load counts), so a flood of made-up `kid`s cannot hammer the
 //! identity provider. Once the budget is spent, unknown `kid`s are rejected at
 //! once (nobody waits for budget). Concurrent requests that need a refetch
-//! share one fetch. A key set older than [`MAX_KEY_AGE`] is refreshed in the
-//! background of the next request that finds no fetch in flight (the old set
-//! stays in use if that fails), so removed keys stop being accepted.
+//! share one fetch. A key set older than [`MAX_KEY_AGE`] is refreshed by the
+//! next request that uses it, unless a fetch is already in flight (the old
+//! set stays in use if the refresh fails), so removed keys stop being
+//! accepted without a restart.
 //! A failed fetch is logged (`warn`) and answers 401 for the request.
 //!
 //! The token itself is never logged.
@@ -60,8 +61,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use jsonwebtoken::Validation;
 use jsonwebtoken::errors::ErrorKind;
-use jsonwebtoken::{DecodingKey, Validation};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use tg_http::ApiError;
@@ -408,7 +409,7 @@ impl Verifier {
             .find(|(alg, _)| *alg == header.alg)
             .map(|(_, v)| v)
             .ok_or(VerifyError::Algorithm)?;
-        let data = jsonwebtoken::decode::<Map<String, Value>>(token, key_of(&key), validation)
+        let data = jsonwebtoken::decode::<Map<String, Value>>(token, &key.decoding, validation)
             .map_err(|e| map_jwt_error(e.kind()))?;
         issuer.claims(&header, data.claims, relax)
     }
@@ -420,10 +421,6 @@ impl Verifier {
             .values()
             .find_map(|i| i.keys.cached(kid, alg))
     }
-}
-
-fn key_of(key: &keys::CachedKey) -> &DecodingKey {
-    &key.decoding
 }
 
 fn check_config(cfg: &IssuerConfig) -> Result<(), ConfigError> {
