@@ -98,6 +98,47 @@ where
     })
 }
 
+/// Column names of a ticket type row: plain, or prefixed `t_` when joined
+/// to its event.
+pub(crate) const TT_PLAIN: [&str; 12] = [
+    "id",
+    "event_id",
+    "name",
+    "price_cents",
+    "currency",
+    "capacity",
+    "sold",
+    "held",
+    "max_per_order",
+    "sales_start",
+    "sales_end",
+    "created_at",
+];
+pub(crate) const TT_JOINED: [&str; 12] = [
+    "t_id",
+    "t_event_id",
+    "t_name",
+    "t_price_cents",
+    "t_currency",
+    "t_capacity",
+    "t_sold",
+    "t_held",
+    "t_max_per_order",
+    "t_sales_start",
+    "t_sales_end",
+    "t_created_at",
+];
+
+/// Events joined to their ticket types in one round trip.
+pub(crate) const EVENT_JOIN_SELECT: &str = "SELECT e.id, e.organizer_id, e.title, e.description, \
+     e.venue, e.city, e.category, e.timezone, e.image_url, e.starts_at, e.ends_at, e.status, \
+     e.created_at, e.updated_at, e.published_at, t.id AS t_id, t.event_id AS t_event_id, \
+     t.name AS t_name, t.price_cents AS t_price_cents, t.currency AS t_currency, \
+     t.capacity AS t_capacity, t.sold AS t_sold, t.held AS t_held, \
+     t.max_per_order AS t_max_per_order, t.sales_start AS t_sales_start, \
+     t.sales_end AS t_sales_end, t.created_at AS t_created_at \
+     FROM events e LEFT JOIN ticket_types t ON t.event_id = e.id";
+
 pub(crate) fn ticket_type_from_row<'r, R>(row: &'r R) -> StoreResult<TicketType>
 where
     R: Row,
@@ -108,22 +149,43 @@ where
     i32: Decode<'r, R::Database> + Type<R::Database>,
     DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
 {
-    let currency: String = row.try_get("currency")?;
-    Ok(TicketType {
-        id: row.try_get("id")?,
-        event_id: row.try_get("event_id")?,
-        name: row.try_get("name")?,
-        price_cents: row.try_get("price_cents")?,
+    ticket_type_from_cols(row, &TT_PLAIN)?.ok_or(StoreError::NotFound("ticket type"))
+}
+
+/// A ticket type from the named columns; `None` when the id is NULL (an
+/// event without ticket types in a LEFT JOIN).
+pub(crate) fn ticket_type_from_cols<'r, R>(
+    row: &'r R,
+    c: &[&'static str; 12],
+) -> StoreResult<Option<TicketType>>
+where
+    R: Row,
+    &'r str: ColumnIndex<R>,
+    Uuid: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
+    DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let Some(id) = row.try_get::<Option<Uuid>, _>(c[0])? else {
+        return Ok(None);
+    };
+    let currency: String = row.try_get(c[4])?;
+    Ok(Some(TicketType {
+        id,
+        event_id: row.try_get(c[1])?,
+        name: row.try_get(c[2])?,
+        price_cents: row.try_get(c[3])?,
         currency: Currency::parse(&currency)
             .ok_or_else(|| StoreError::Corrupt(format!("currency {currency:?}")))?,
-        capacity: row.try_get("capacity")?,
-        sold: row.try_get("sold")?,
-        held: row.try_get("held")?,
-        max_per_order: row.try_get("max_per_order")?,
-        sales_start: row.try_get("sales_start")?,
-        sales_end: row.try_get("sales_end")?,
-        created_at: row.try_get("created_at")?,
-    })
+        capacity: row.try_get(c[5])?,
+        sold: row.try_get(c[6])?,
+        held: row.try_get(c[7])?,
+        max_per_order: row.try_get(c[8])?,
+        sales_start: row.try_get(c[9])?,
+        sales_end: row.try_get(c[10])?,
+        created_at: row.try_get(c[11])?,
+    }))
 }
 
 /// Maps a unique-constraint violation to a client-facing conflict.
@@ -680,9 +742,24 @@ macro_rules! store_impl {
 
             #[tracing::instrument(skip(self), level = "debug")]
             async fn get_event(&self, id: uuid::Uuid, scope: $crate::Scope) -> $crate::StoreResult<$crate::Event> {
-                let mut conn = self.pool.acquire().await?;
-                let mut event = Self::event_row(&mut conn, id, scope, false).await?;
-                event.ticket_types = Self::ticket_types_of(&mut conn, &[id]).await?;
+                // One round trip: the event joined to its ticket types.
+                let sql = format!(
+                    "{} WHERE e.id = $1{} ORDER BY t.created_at, t.id",
+                    $crate::sql::EVENT_JOIN_SELECT,
+                    if scope.owner().is_some() { " AND e.organizer_id = $2" } else { "" },
+                );
+                let mut q = sqlx::query(&sql).bind(id);
+                if let Some(owner) = scope.owner() {
+                    q = q.bind(owner);
+                }
+                let rows = q.fetch_all(&self.pool).await?;
+                let first = rows.first().ok_or($crate::StoreError::NotFound("event"))?;
+                let mut event = $crate::sql::event_from_row(first)?;
+                for row in &rows {
+                    if let Some(tt) = $crate::sql::ticket_type_from_cols(row, &$crate::sql::TT_JOINED)? {
+                        event.ticket_types.push(tt);
+                    }
+                }
                 Ok(event)
             }
 
