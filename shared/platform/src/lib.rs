@@ -92,8 +92,9 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 
     let mut issuers = Vec::new();
     let idp = if config.builtin_idp {
+        // Keys are loaded (or generated) on first use, so a function starts
+        // without touching the database.
         let ring = Arc::new(KeyRing::new(config.public_url.clone(), store.clone()));
-        ring.ensure_key().await?;
         issuers.push(IssuerConfig::new(
             config.public_url.clone(),
             vec![tg_idp::AUDIENCE.to_string()],
