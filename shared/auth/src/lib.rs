@@ -14,6 +14,9 @@ use tg_store::{DynStore, NewUser, Role, Scope, UserStatus};
 use uuid::Uuid;
 
 pub mod jwt;
+mod lazy_http;
+
+pub use lazy_http::LazyClient;
 
 pub use jwt::{Claims, IssuerConfig, JwksProvider, KeySource, RoleMapping, Verifier, VerifyError};
 

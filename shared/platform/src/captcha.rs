@@ -21,7 +21,7 @@ pub struct CaptchaConfig {
 
 pub struct Captcha {
     config: CaptchaConfig,
-    http: reqwest::Client,
+    http: tg_auth::LazyClient,
 }
 
 #[derive(Debug, Deserialize)]
@@ -36,7 +36,7 @@ struct SiteVerify {
 }
 
 impl Captcha {
-    pub fn new(config: CaptchaConfig, http: reqwest::Client) -> Self {
+    pub fn new(config: CaptchaConfig, http: tg_auth::LazyClient) -> Self {
         Self { config, http }
     }
 
@@ -78,6 +78,7 @@ impl Captcha {
         };
         let resp = self
             .http
+            .get()
             .post(&self.config.verify_url)
             .header("content-type", "application/x-www-form-urlencoded")
             .body(form)

@@ -43,8 +43,8 @@ pub struct AppState {
     pub idp: Option<Arc<KeyRing>>,
     /// CAPTCHA verification (when a secret is configured).
     pub captcha: Option<Arc<Captcha>>,
-    /// Outbound HTTP (JWKS, CAPTCHA, payment providers).
-    pub http: reqwest::Client,
+    /// Outbound HTTP (JWKS, CAPTCHA, payment providers), built on first use.
+    pub http: tg_auth::LazyClient,
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -86,9 +86,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
     if config.migrate_on_start {
         store.migrate().await?;
     }
-    let http = reqwest::Client::builder()
-        .timeout(std::time::Duration::from_secs(10))
-        .build()?;
+    let http = tg_auth::LazyClient::new();
 
     let mut issuers = Vec::new();
     let idp = if config.builtin_idp {

@@ -40,6 +40,9 @@ impl SqliteStore {
             })?;
         }
         let pool = SqlitePoolOptions::new()
+            // A local file cannot go stale: skip the ping before every
+            // acquire (a round trip to the connection's worker thread).
+            .test_before_acquire(false)
             .max_connections(opts.pool_size.max(2))
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)

@@ -188,7 +188,7 @@ impl KeySet {
 pub(crate) struct KeyStore {
     issuer: String,
     source: KeySource,
-    http: reqwest::Client,
+    http: crate::LazyClient,
     current: RwLock<Arc<KeySet>>,
     /// Bumped after every load attempt (success or not): a request that saw
     /// an older epoch knows a load happened since and does not start another.
@@ -201,7 +201,7 @@ pub(crate) struct KeyStore {
 }
 
 impl KeyStore {
-    pub(crate) fn new(issuer: String, source: KeySource, http: reqwest::Client) -> Self {
+    pub(crate) fn new(issuer: String, source: KeySource, http: crate::LazyClient) -> Self {
         Self {
             issuer,
             source,
@@ -396,6 +396,7 @@ impl KeyStore {
     async fn get_json(&self, url: &str) -> anyhow::Result<Value> {
         let mut resp = self
             .http
+            .get()
             .get(url)
             .header(reqwest::header::ACCEPT, "application/json")
             .send()

@@ -313,8 +313,13 @@ impl fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    pub fn new(issuers: Vec<IssuerConfig>, http: reqwest::Client) -> Result<Self, ConfigError> {
-        Self::build(issuers, http, Relax::default())
+    /// `http` is used only for `Discovery` and `JwksUri` sources; pass a
+    /// [`crate::LazyClient`] so it is built only if a fetch happens.
+    pub fn new(
+        issuers: Vec<IssuerConfig>,
+        http: impl Into<crate::LazyClient>,
+    ) -> Result<Self, ConfigError> {
+        Self::build(issuers, http.into(), Relax::default())
     }
 
     /// A verifier with some checks switched off (negative controls).
@@ -324,12 +329,12 @@ impl Verifier {
         http: reqwest::Client,
         relax: Relax,
     ) -> Result<Self, ConfigError> {
-        Self::build(issuers, http, relax)
+        Self::build(issuers, http.into(), relax)
     }
 
     fn build(
         configs: Vec<IssuerConfig>,
-        http: reqwest::Client,
+        http: crate::LazyClient,
         relax: Relax,
     ) -> Result<Self, ConfigError> {
         let mut issuers = HashMap::with_capacity(configs.len());
