@@ -97,6 +97,24 @@ async fn organizer_flow_across_functions() {
         let page: Value = app.get("/v1/events?city=porto").await.json().await.unwrap();
         assert_eq!(page["items"][0]["id"], id.as_str());
         assert_eq!(page["items"][0]["ticket_types"][0]["available"], 7);
+        // Reads are micro-cached, but a write in this process shows at once.
+        let url = format!("/v1/events/{id}");
+        assert_eq!(
+            app.get(&url).await.json::<Value>().await.unwrap()["title"],
+            "Zebra Quartet"
+        );
+        let r = app
+            .admin_json(
+                Method::PATCH,
+                &format!("/v1/events/{id}"),
+                &json!({"title": "Zebra Quintet"}),
+            )
+            .await;
+        assert_eq!(r.status(), 200);
+        assert_eq!(
+            app.get(&url).await.json::<Value>().await.unwrap()["title"],
+            "Zebra Quintet"
+        );
     }
 }
 

@@ -112,6 +112,7 @@ async fn create_event(
     let new = body.validate()?;
     let event = state.store.create_event(caller.user_id, &new).await?;
     tracing::info!(event_id = %event.id, "event created");
+    state.catalog_changed();
     Ok(created(
         format!("/v1/events/{}", event.id),
         EventView::from(event),
@@ -143,6 +144,7 @@ async fn update_event(
     caller.require(Role::Organizer)?;
     let patch = body.validate()?;
     let event = state.store.update_event(id, caller.scope(), &patch).await?;
+    state.catalog_changed();
     Ok(Json(EventView::from(event)))
 }
 
@@ -174,6 +176,7 @@ async fn add_ticket_type(
         .store
         .add_ticket_type(id, caller.scope(), &new)
         .await?;
+    state.catalog_changed();
     Ok(created(
         format!("/v1/events/{id}/ticket-types/{}", tt.id),
         TicketTypeView::from(tt),
@@ -211,6 +214,7 @@ async fn update_ticket_type(
         .store
         .update_ticket_type(id, ticket_type_id, caller.scope(), &patch)
         .await?;
+    state.catalog_changed();
     Ok(Json(TicketTypeView::from(tt)))
 }
 
@@ -239,6 +243,7 @@ async fn publish_event(
         .publish_event(id, caller.scope(), Utc::now())
         .await?;
     tracing::info!(event_id = %id, "event published");
+    state.catalog_changed();
     Ok(Json(EventView::from(event)))
 }
 
@@ -266,5 +271,6 @@ async fn cancel_event(
         .cancel_event(id, caller.scope(), Utc::now())
         .await?;
     tracing::info!(event_id = %id, "event cancelled");
+    state.catalog_changed();
     Ok(Json(EventView::from(event)))
 }

@@ -3,8 +3,14 @@
 //! and reads one event with its ticket types and live availability.
 //! Read-heavy and anonymous, so it scales apart from the organizer writes.
 
+mod cache;
+
+use std::sync::Arc;
+
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{FromRef, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::Utc;
 use tg_auth::MaybeCaller;
@@ -21,11 +27,33 @@ pub const FUNCTION: FunctionSpec = FunctionSpec {
     openapi,
 };
 
+#[derive(Clone)]
+struct QueryState {
+    app: AppState,
+    cache: Arc<cache::EventCache>,
+}
+
+impl FromRef<QueryState> for AppState {
+    fn from_ref(s: &QueryState) -> AppState {
+        s.app.clone()
+    }
+}
+
+impl FromRef<QueryState> for Arc<tg_auth::Authenticator> {
+    fn from_ref(s: &QueryState) -> Self {
+        s.app.auth.clone()
+    }
+}
+
 pub fn router(state: AppState) -> Router {
+    let cache = Arc::new(cache::EventCache::new(
+        state.config.catalog_cache_ms,
+        state.catalog_generation.clone(),
+    ));
     Router::new()
         .route("/v1/events", get(list_events))
         .route("/v1/events/{id}", get(get_event))
-        .with_state(state)
+        .with_state(QueryState { app: state, cache })
 }
 
 #[derive(OpenApi)]
@@ -101,11 +129,16 @@ async fn list_events(
 )]
 #[tracing::instrument(skip(state, caller))]
 async fn get_event(
-    State(state): State<AppState>,
+    State(state): State<QueryState>,
     MaybeCaller(caller): MaybeCaller,
     Path(id): Path<Uuid>,
-) -> Result<Json<EventView>, ApiError> {
-    let event = state.store.get_event(id, Scope::All).await?;
+) -> Result<Response, ApiError> {
+    let json = [(header::CONTENT_TYPE, "application/json")];
+    if let Some(body) = state.cache.get(&id) {
+        return Ok((json, body).into_response());
+    }
+    let generation = state.cache.generation();
+    let event = state.app.store.get_event(id, Scope::All).await?;
     if event.status == EventStatus::Draft {
         let may_see = caller
             .as_ref()
@@ -113,6 +146,13 @@ async fn get_event(
         if !may_see {
             return Err(ApiError::not_found("event"));
         }
+        return Ok(Json(EventView::from(event)).into_response());
     }
-    Ok(Json(EventView::from(event)))
+    let body = bytes::Bytes::from(
+        serde_json::to_vec(&EventView::from(event)).map_err(ApiError::internal)?,
+    );
+    if state.cache.enabled() {
+        state.cache.put(id, generation, body.clone());
+    }
+    Ok((json, body).into_response())
 }

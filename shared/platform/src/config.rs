@@ -50,6 +50,10 @@ pub struct Config {
     pub auth_rate_per_ip: u32,
     /// `TICKETGW_AUTH_RATE_PER_ACCOUNT` (default 10 per minute).
     pub auth_rate_per_account: u32,
+    /// `TICKETGW_CATALOG_CACHE_MS` (default 500, 0 = off): how long a
+    /// published event's rendered view may be served from memory. Writes in
+    /// the same process invalidate at once.
+    pub catalog_cache_ms: u64,
     /// `TICKETGW_TRUST_FORWARDED` (default false): take the client address
     /// from `X-Forwarded-For` (behind Knative's ingress).
     pub trust_forwarded: bool,
@@ -222,6 +226,16 @@ impl Config {
             auth_rate_per_ip: number("TICKETGW_AUTH_RATE_PER_IP", 30)?,
             auth_rate_per_account: number("TICKETGW_AUTH_RATE_PER_ACCOUNT", 10)?,
             trust_forwarded: flag("TICKETGW_TRUST_FORWARDED", false)?,
+            catalog_cache_ms: match get("TICKETGW_CATALOG_CACHE_MS") {
+                None => 500,
+                Some(v) => v
+                    .parse::<u64>()
+                    .ok()
+                    .filter(|n| *n <= 60_000)
+                    .ok_or_else(|| {
+                        parse_err("TICKETGW_CATALOG_CACHE_MS", "must be 0 to 60000".into())
+                    })?,
+            },
             log_format,
             migrate_on_start,
         })

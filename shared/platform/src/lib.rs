@@ -45,6 +45,17 @@ pub struct AppState {
     pub captcha: Option<Arc<Captcha>>,
     /// Outbound HTTP (JWKS, CAPTCHA, payment providers), built on first use.
     pub http: tg_auth::LazyClient,
+    /// Bumped by every catalog write in this process; read caches compare
+    /// it to drop entries at once (other instances rely on the cache TTL).
+    pub catalog_generation: Arc<std::sync::atomic::AtomicU64>,
+}
+
+impl AppState {
+    /// Marks the catalog changed (invalidates this process's read caches).
+    pub fn catalog_changed(&self) {
+        self.catalog_generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
 }
 
 impl FromRef<AppState> for Arc<Authenticator> {
@@ -155,6 +166,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         idp,
         captcha,
         http,
+        catalog_generation: Arc::default(),
     })
 }
 
