@@ -9,6 +9,9 @@
 #   RUNS=20             cold-start runs (after 1 unrecorded warm-up run)
 #   POLL_US=50          cold-start probe pause, microseconds
 #   WRK_THREADS=1 WRK_CONNECTIONS=32 WRK_DURATION=10s WRK_WARMUP=3s
+#   WRK_ROUNDS=3        alternating healthz/event rounds (summary: medians)
+#   WAIT_IDLE=300      wait up to this many seconds for the host to be <= 10%
+#                       busy before measuring (0: measure at once)
 #   BENCH_DATABASE_URL  PostgreSQL for catalog-query
 #                       (default postgres://postgres@127.0.0.1:5432/test;
 #                       nothing is written to it: migrations are off)
@@ -23,6 +26,7 @@ WRK_THREADS=${WRK_THREADS:-1}
 WRK_CONNECTIONS=${WRK_CONNECTIONS:-32}
 WRK_DURATION=${WRK_DURATION:-10s}
 WRK_WARMUP=${WRK_WARMUP:-3s}
+WRK_ROUNDS=${WRK_ROUNDS:-3}
 PG_URL=${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}
 
 CQ_BIN=$ROOT/target/dist/catalog-query
@@ -57,6 +61,13 @@ trap cleanup EXIT
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# One run at a time on this host: two runs would measure each other.
+exec 9>"${TMPDIR:-/tmp}/ticketgw-foundation-bench.lock"
+if ! flock -n 9; then
+    log "another foundation.sh run holds ${TMPDIR:-/tmp}/ticketgw-foundation-bench.lock; waiting"
+    flock 9
+fi
 
 # --- tools --------------------------------------------------------------------
 as_root() { if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
@@ -121,6 +132,29 @@ fcmp() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN {
     r = (op == "<=") ? (a <= b) : (a >= b); exit !r }'; }
 verdict() { if fcmp "$1" "$2" "$3"; then echo PASS; else echo MISS; fi; }
 
+# cpu_busy: percentage of all CPUs busy over 1 s (other work skews every figure).
+cpu_busy() {
+    local a b
+    a=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat); sleep 1
+    b=$(awk '/^cpu / {print $2+$3+$4+$6+$7+$8, $5}' /proc/stat)
+    awk -v a="$a" -v b="$b" 'BEGIN { split(a, x, " "); split(b, y, " ")
+        busy = y[1] - x[1]; idle = y[2] - x[2]; printf "%.0f", 100 * busy / (busy + idle) }'
+}
+# Wait (up to WAIT_IDLE seconds, default 300; 0 = don't) for the other work
+# on the host to stop, so the figures measure the binaries, not a build.
+BUSY_BEFORE=$(cpu_busy)
+waited=0
+while ((BUSY_BEFORE > 10 && waited < ${WAIT_IDLE:-300})); do
+    ((waited == 0)) && log "host ${BUSY_BEFORE}% busy; waiting up to ${WAIT_IDLE:-300}s for it to go idle"
+    sleep 4
+    waited=$((waited + 5))
+    BUSY_BEFORE=$(cpu_busy)
+done
+LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
+if ((BUSY_BEFORE > 10)); then
+    log "warning: the host is ${BUSY_BEFORE}% busy before measuring (load $LOAD_BEFORE); figures will be low/noisy"
+fi
+
 CQ_ENV=(
     TICKETGW_BIND=127.0.0.1
     DATABASE_URL="$PG_URL"
@@ -135,7 +169,8 @@ cold_args=()
 for kv in "${CQ_ENV[@]}"; do cold_args+=(--env "$kv"); done
 python3 "$ROOT/bench/coldstart.py" --runs "$RUNS" --warmup 1 --poll-us "$POLL_US" \
     --path /healthz --json "$WORK/coldstart.json" "${cold_args[@]}" -- "$CQ_BIN" \
-    >"$WORK/coldstart.txt" 2>"$WORK/coldstart.runs"
+    >"$WORK/coldstart.txt" 2>"$WORK/coldstart.runs" \
+    || { cat "$WORK/coldstart.runs" "$WORK/coldstart.txt" >&2; die "cold-start measurement failed"; }
 cat "$WORK/coldstart.runs" "$WORK/coldstart.txt" >&2
 read -r COLD_MIN COLD_MED COLD_P90 COLD_MAX LISTEN_MED SPAWN_MED < <(python3 - "$WORK/coldstart.json" <<'EOF'
 import json, sys
@@ -180,7 +215,7 @@ GW_MIB=$(size_mib "$GW_BIN"); GW_STRIP=$(stripped "$GW_BIN")
 file "$CQ_BIN" "$GW_BIN" >"$WORK/file.txt"
 
 # --- d. catalog read throughput ---------------------------------------------------
-log "d. catalog read throughput on ticketgw (SQLite, demo data), wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION"
+log "d. catalog read throughput on ticketgw (SQLite, demo data), $WRK_ROUNDS x wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION per URL"
 port=$(free_port)
 data_dir=$WORK/gw-data
 mkdir -p "$data_dir"
@@ -203,21 +238,39 @@ wrk_run() { # name url duration
 }
 wrk_run warm-healthz "$base/healthz" "$WRK_WARMUP"
 wrk_run warm-event "$event_url" "$WRK_WARMUP"
-wrk_run healthz "$base/healthz" "$WRK_DURATION"
-wrk_run event "$event_url" "$WRK_DURATION"
+# Alternate the two URLs for WRK_ROUNDS rounds; the summary takes medians,
+# which damps the noise of a shared 2-core host.
+: >"$WORK/rounds.txt"
+H_BAD=0 E_BAD=0 SOCK_ERRS=""
+for ((r = 1; r <= WRK_ROUNDS; r++)); do
+    hf=$WORK/wrk-healthz-$r.txt ef=$WORK/wrk-event-$r.txt
+    wrk_run "healthz-$r" "$base/healthz" "$WRK_DURATION"
+    wrk_run "event-$r" "$event_url" "$WRK_DURATION"
+    h=$(wrk_rps "$hf") e=$(wrk_rps "$ef")
+    [[ -n $h && -n $e ]] || { cat "$hf" "$ef" >&2; die "could not read wrk output (see above)"; }
+    ratio=$(awk -v e="$e" -v h="$h" 'BEGIN {printf "%.3f", e / h}')
+    echo "$r $h $e $ratio $(to_ms "$(wrk_pct "$hf" 50)") $(to_ms "$(wrk_pct "$hf" 99)")" \
+        "$(to_ms "$(wrk_pct "$ef" 50)") $(to_ms "$(wrk_pct "$ef" 99)")" >>"$WORK/rounds.txt"
+    b=$(wrk_non2xx "$hf"); H_BAD=$((H_BAD + ${b:-0}))
+    b=$(wrk_non2xx "$ef"); E_BAD=$((E_BAD + ${b:-0}))
+    b=$(wrk_sockerr "$hf"); [[ -n $b ]] && SOCK_ERRS+="healthz round $r: $b; "
+    b=$(wrk_sockerr "$ef"); [[ -n $b ]] && SOCK_ERRS+="event round $r: $b; "
+    log "   round $r: healthz $h req/s, event $e req/s, ratio $ratio"
+done
 GW_RSS_KB=$(awk '/^VmRSS:/ {print $2}' "/proc/$gw_pid/status")
 stop_pid "$gw_pid"
-cat "$WORK/wrk-healthz.txt" "$WORK/wrk-event.txt" >&2
 
-H_RPS=$(wrk_rps "$WORK/wrk-healthz.txt"); E_RPS=$(wrk_rps "$WORK/wrk-event.txt")
-[[ -n $H_RPS && -n $E_RPS ]] || die "could not read wrk output (see above)"
-H_P50=$(to_ms "$(wrk_pct "$WORK/wrk-healthz.txt" 50)"); H_P99=$(to_ms "$(wrk_pct "$WORK/wrk-healthz.txt" 99)")
-E_P50=$(to_ms "$(wrk_pct "$WORK/wrk-event.txt" 50)"); E_P99=$(to_ms "$(wrk_pct "$WORK/wrk-event.txt" 99)")
-H_BAD=$(wrk_non2xx "$WORK/wrk-healthz.txt"); H_BAD=${H_BAD:-0}
-E_BAD=$(wrk_non2xx "$WORK/wrk-event.txt"); E_BAD=${E_BAD:-0}
-H_SOCK=$(wrk_sockerr "$WORK/wrk-healthz.txt"); E_SOCK=$(wrk_sockerr "$WORK/wrk-event.txt")
-RATIO=$(awk -v e="$E_RPS" -v h="$H_RPS" 'BEGIN {printf "%.3f", e / h}')
+# col N FORMAT: median of column N of the rounds table.
+col() {
+    awk -v c="$1" '{print $c}' "$WORK/rounds.txt" | sort -g | awk -v f="$2\n" '{a[NR] = $1}
+        END {printf f, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+}
+H_RPS=$(col 2 %.2f) E_RPS=$(col 3 %.2f) RATIO=$(col 4 %.3f)
+H_P50=$(col 5 %.3f) H_P99=$(col 6 %.3f) E_P50=$(col 7 %.3f) E_P99=$(col 8 %.3f)
+RATIOS=$(awk '{printf "%s%s", sep, $4; sep = " / "}' "$WORK/rounds.txt")
 GW_RSS_MIB=$(awk -v k="$GW_RSS_KB" 'BEGIN {printf "%.1f", k / 1024}')
+
+BUSY_AFTER=$(cpu_busy)  # our processes are stopped: anything here is other work
 
 # --- summary ------------------------------------------------------------------------
 non2xx_verdict() { if [[ $1 == 0 && $2 == 0 ]]; then echo PASS; else echo MISS; fi; }
@@ -227,7 +280,9 @@ cpu=$(awk -F': *' '/^model name/ {print $2; exit}' /proc/cpuinfo)
 summary() {
     echo "Ticket Gateway foundation benchmark  $(date '+%Y-%m-%d %H:%M:%S %Z')"
     echo "host: $(nproc) cores, ${cpu:-unknown CPU}, $(uname -sr)"
+    echo "host CPU busy by other work: ${BUSY_BEFORE}% just before, ${BUSY_AFTER}% just after measuring (load average before: $LOAD_BEFORE)"
     echo "build: $(rustc --version 2>/dev/null || echo 'rustc ?'), profile dist; git $commit ($dirty changed files in the sources)"
+    echo "binaries: catalog-query built $(date -r "$CQ_BIN" '+%Y-%m-%d %H:%M:%S'), ticketgw built $(date -r "$GW_BIN" '+%Y-%m-%d %H:%M:%S')${SKIP_BUILD:+ (SKIP_BUILD=$SKIP_BUILD)}"
     echo
     printf '%-46s %-28s %-10s %s\n' "Metric" "Measured" "Target" "Status"
     printf '%-46s %-28s %-10s %s\n' "------" "--------" "------" "------"
@@ -238,16 +293,18 @@ summary() {
     printf '%-46s %-28s\n' "   VmHWM / threads / readyz" "$HWM_MIB MiB / $THREADS / $READYZ"
     printf '%-46s %-28s %-10s %s\n' "c. binary size catalog-query" "$CQ_MIB MiB ($CQ_STRIP)" "<= $T_SIZE_MIB MiB" "$(verdict "$CQ_MIB" '<=' "$T_SIZE_MIB")"
     printf '%-46s %-28s %-10s %s\n' "   binary size ticketgw" "$GW_MIB MiB ($GW_STRIP)" "<= $T_SIZE_MIB MiB" "$(verdict "$GW_MIB" '<=' "$T_SIZE_MIB")"
-    printf '%-46s %-28s\n' "d. ticketgw GET /healthz" "$H_RPS req/s"
+    printf '%-46s %-28s\n' "d. ticketgw GET /healthz (median of $WRK_ROUNDS)" "$H_RPS req/s"
     printf '%-46s %-28s\n' "   latency p50 / p99" "$H_P50 / $H_P99 ms"
-    printf '%-46s %-28s\n' "   GET /v1/events/{id}" "$E_RPS req/s"
+    printf '%-46s %-28s\n' "   GET /v1/events/{id} (median of $WRK_ROUNDS)" "$E_RPS req/s"
     printf '%-46s %-28s\n' "   latency p50 / p99" "$E_P50 / $E_P99 ms"
-    printf '%-46s %-28s %-10s %s\n' "   ratio event / healthz" "$RATIO" ">= $T_RATIO" "$(verdict "$RATIO" '>=' "$T_RATIO")"
+    printf '%-46s %-28s %-10s %s\n' "   ratio event / healthz (median)" "$RATIO" ">= $T_RATIO" "$(verdict "$RATIO" '>=' "$T_RATIO")"
+    printf '%-46s %-28s\n' "   ratio per round" "$RATIOS"
     printf '%-46s %-28s %-10s %s\n' "   non-2xx responses (healthz / event)" "$H_BAD / $E_BAD" "0" "$(non2xx_verdict "$H_BAD" "$E_BAD")"
-    [[ -n $H_SOCK$E_SOCK ]] && printf '%-46s %s\n' "   wrk socket errors" "healthz: ${H_SOCK:-none}; event: ${E_SOCK:-none}"
+    [[ -n $SOCK_ERRS ]] && printf '%-46s %s\n' "   wrk socket errors" "$SOCK_ERRS"
     printf '%-46s %-28s\n' "   ticketgw RSS after load" "$GW_RSS_MIB MiB"
     echo
-    echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION --latency (after a $WRK_WARMUP warm-up each), server and wrk on the same host;"
+    echo "wrk -t$WRK_THREADS -c$WRK_CONNECTIONS -d$WRK_DURATION --latency, $WRK_ROUNDS alternating rounds after a $WRK_WARMUP warm-up on each URL;"
+    echo "server and wrk share the host's cores; latencies are medians over the rounds."
     echo "event $EVENT_ID, $EVENT_BYTES-byte body; catalog-query DATABASE_URL ${PG_URL%%@*}@… (lazy pool, no migrations)."
 }
 
@@ -258,8 +315,12 @@ summary | tee "$RESULT_FILE"
     echo "==================== details ===================="
     echo "--- cold start runs"; cat "$WORK/coldstart.runs" "$WORK/coldstart.txt"
     echo "--- file"; cat "$WORK/file.txt"
-    echo "--- wrk healthz"; cat "$WORK/wrk-healthz.txt"
-    echo "--- wrk event"; cat "$WORK/wrk-event.txt"
+    echo "--- wrk rounds: round healthz_rps event_rps ratio healthz_p50 healthz_p99 event_p50 event_p99 (ms)"
+    cat "$WORK/rounds.txt"
+    for ((r = 1; r <= WRK_ROUNDS; r++)); do
+        echo "--- wrk healthz round $r"; cat "$WORK/wrk-healthz-$r.txt"
+        echo "--- wrk event round $r"; cat "$WORK/wrk-event-$r.txt"
+    done
     echo "--- catalog-query log (RSS run)"; tail -n 20 "$WORK/cq.log"
     echo "--- ticketgw log"; tail -n 20 "$WORK/gw.log"
 } >>"$RESULT_FILE"
