@@ -42,9 +42,6 @@ pub fn with_platform(
         )
         .with_state(state.clone());
 
-    // Install the recorder before the first request.
-    let _ = metrics_layer::handle();
-
     routes
         .merge(ops)
         .fallback(|| async { ApiError::not_found("route") })

@@ -31,7 +31,7 @@ pub use captcha::Captcha;
 pub use client_ip::ClientIp;
 pub use config::{Config, LogFormat};
 pub use layers::{BODY_LIMIT_BYTES, with_platform};
-pub use serve::{run_function, serve, shutdown_signal};
+pub use serve::{install_metrics, run_function, serve, shutdown_signal};
 
 /// What every handler can reach.
 #[derive(Clone)]

@@ -55,6 +55,7 @@ pub fn run_function(spec: FunctionSpec) -> ExitCode {
 /// Serves `app` until SIGTERM/SIGINT (in-flight requests finish first), or
 /// hands it to the Lambda runtime.
 pub async fn serve(app: Router, config: &Config) -> anyhow::Result<()> {
+    start_metrics();
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
         tracing::info!("serving through the AWS Lambda runtime");
         return lambda_http::run(app)
@@ -72,6 +73,26 @@ pub async fn serve(app: Router, config: &Config) -> anyhow::Result<()> {
     .await?;
     tracing::info!("shut down");
     Ok(())
+}
+
+/// Installs the process-wide Prometheus recorder (idempotent).
+pub fn install_metrics() {
+    let _ = crate::metrics_layer::handle();
+}
+
+/// Installs the Prometheus recorder off the start-up path (its clock
+/// calibration can take milliseconds; a cold start should not wait for it)
+/// and drains histogram samples every 10 s, so memory stays flat even when
+/// nothing scrapes `/metrics`.
+fn start_metrics() {
+    tokio::task::spawn_blocking(install_metrics);
+    tokio::spawn(async {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(10));
+        loop {
+            tick.tick().await;
+            crate::metrics_layer::handle().run_upkeep();
+        }
+    });
 }
 
 /// Resolves on SIGTERM (Knative, Kubernetes) or Ctrl-C.

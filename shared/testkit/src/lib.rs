@@ -235,6 +235,7 @@ pub async fn user_with_token(
 /// Serves an already-assembled router (the local platform's `app`).
 pub async fn spawn_router(app: Router, state: AppState, db: TestDb) -> TestApp {
     init_tracing();
+    tg_platform::install_metrics();
     // An admin of the built-in provider (none when it is switched off).
     let admin_token = if state.idp.is_some() {
         user_with_token(
