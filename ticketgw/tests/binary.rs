@@ -55,15 +55,12 @@ fn start(data_dir: &std::path::Path, extra: &[(&str, &str)]) -> Running {
     panic!("ticketgw did not become healthy");
 }
 
-/// A minimal HTTP/1.1 GET; returns (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+/// Sends one raw HTTP/1.1 request (with `Connection: close`); returns
+/// (status, body).
+fn exchange(port: u16, request: &str) -> Option<(u16, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(request.as_bytes()).ok()?;
     let mut buf = String::new();
     s.read_to_string(&mut buf).ok()?;
     let status = buf.split_whitespace().nth(1)?.parse().ok()?;
@@ -74,6 +71,14 @@ fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
     Some((status, body))
 }
 
+/// A minimal HTTP/1.1 GET; returns (status, body).
+fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
+    exchange(
+        port,
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
+    )
+}
+
 /// A minimal HTTP/1.1 POST of a JSON body; returns (status, body).
 fn http_post_json(
     port: u16,
@@ -81,25 +86,16 @@ fn http_post_json(
     body: &str,
     bearer: Option<&str>,
 ) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
     let auth = bearer
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
+    exchange(
+        port,
+        &format!(
+            "POST {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        ),
     )
-    .ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    let status = buf.split_whitespace().nth(1)?.parse().ok()?;
-    let body = buf
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
 }
 
 fn login(port: u16, email: &str, password: &str) -> String {
@@ -233,11 +229,12 @@ fn admin_create_makes_a_working_admin() {
     assert!(!short.success(), "weak passwords are refused");
     let app = start(dir.path(), &[("TICKETGW_DEMO", "0")]);
     let token = login(app.port, "root@example.test", "correct-horse-battery");
-    let mut s = TcpStream::connect(("127.0.0.1", app.port)).unwrap();
-    write!(s, "GET /v1/admin/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n").unwrap();
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).unwrap();
-    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let (status, resp) = exchange(
+        app.port,
+        &format!("GET /v1/admin/users HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"),
+    )
+    .unwrap();
+    assert_eq!(status, 200, "{resp}");
     assert!(resp.contains("root@example.test") && resp.contains("\"admin\""));
 }
 
