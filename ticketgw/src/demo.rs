@@ -4,7 +4,9 @@
 //! (`TICKETGW_DEMO=0` skips it).
 
 use chrono::{Duration, DurationRound, Utc};
-use tg_store::{Currency, NewEvent, NewLocalUser, NewTicketType, Role, Scope, Store};
+use tg_store::{
+    Currency, DEFAULT_HOLD_MINUTES, NewEvent, NewLocalUser, NewTicketType, Role, Scope, Store,
+};
 use uuid::Uuid;
 
 /// A built-in provider account (found again if it already exists).
@@ -200,6 +202,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<bool> {
                     image_url: None,
                     starts_at,
                     ends_at: starts_at + Duration::hours(e.hours),
+                    hold_minutes: DEFAULT_HOLD_MINUTES,
                 },
             )
             .await?;

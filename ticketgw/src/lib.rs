@@ -16,6 +16,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
     admin::FUNCTION,
     catalog_query::FUNCTION,
     catalog_manage::FUNCTION,
+    bookings::FUNCTION,
 ];
 
 /// The local platform's configuration: the functions' configuration with

@@ -117,6 +117,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         ticketgw::demo::load(state.store.as_ref()).await?;
     }
     let app = ticketgw::app(&state);
+    // The expiry worker: a timer here, a Knative PingSource in a cluster.
+    tokio::spawn(booking_expiry::run_timer(
+        state.store.clone(),
+        std::time::Duration::from_secs(u64::from(config.expiry_interval_secs)),
+    ));
     if config.log_format == LogFormat::Pretty {
         eprintln!(
             "Ticket Gateway on http://{}:{}  (database: {}; demo logins: organizer@demo.test / demo-organizer-pass, buyer@demo.test / demo-buyer-pass)",

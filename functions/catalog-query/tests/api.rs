@@ -6,7 +6,7 @@
 use chrono::{Duration, Utc};
 use reqwest::Method;
 use serde_json::Value;
-use tg_store::{Currency, NewEvent, NewTicketType, NewUser, Role, Scope};
+use tg_store::{Currency, DEFAULT_HOLD_MINUTES, NewEvent, NewTicketType, NewUser, Role, Scope};
 use tg_testkit::{TestApp, TestDb, problem, spawn_app};
 use uuid::Uuid;
 
@@ -44,6 +44,7 @@ async fn seed(app: &TestApp, title: &str, city: &str, days: i64, publish: bool) 
                 image_url: None,
                 starts_at,
                 ends_at: starts_at + Duration::hours(2),
+                hold_minutes: DEFAULT_HOLD_MINUTES,
             },
         )
         .await

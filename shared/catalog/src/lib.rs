@@ -34,6 +34,8 @@ pub struct EventView {
     pub status: EventStatus,
     pub organizer_id: Uuid,
     pub published_at: Option<DateTime<Utc>>,
+    /// Minutes a booking holds its tickets before it expires unpaid.
+    pub hold_minutes: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub ticket_types: Vec<TicketTypeView>,
@@ -90,6 +92,7 @@ impl From<Event> for EventView {
             status: e.status,
             organizer_id: e.organizer_id,
             published_at: e.published_at,
+            hold_minutes: e.hold_minutes,
             created_at: e.created_at,
             updated_at: e.updated_at,
             ticket_types: e.ticket_types.into_iter().map(Into::into).collect(),
@@ -122,6 +125,10 @@ pub struct CreateEventRequest {
     pub starts_at: DateTime<FixedOffset>,
     /// RFC 3339 with offset; after `starts_at`.
     pub ends_at: DateTime<FixedOffset>,
+    /// Minutes a booking holds its tickets unpaid, 1 to 60 (default 10).
+    #[serde(default)]
+    #[schema(minimum = 1, maximum = 60, example = 10)]
+    pub hold_minutes: Option<i32>,
 }
 
 impl CreateEventRequest {
@@ -139,8 +146,11 @@ impl CreateEventRequest {
         if ends_at <= starts_at {
             c.fail("ends_at", "must be after starts_at");
         }
+        let hold_minutes = self.hold_minutes.unwrap_or(tg_store::DEFAULT_HOLD_MINUTES);
+        c.range("hold_minutes", i64::from(hold_minutes), 1, 60);
         c.finish()?;
         Ok(NewEvent {
+            hold_minutes,
             title,
             description,
             venue,
@@ -170,6 +180,8 @@ pub struct UpdateEventRequest {
     pub image_url: Option<Option<String>>,
     pub starts_at: Option<DateTime<FixedOffset>>,
     pub ends_at: Option<DateTime<FixedOffset>>,
+    #[schema(minimum = 1, maximum = 60)]
+    pub hold_minutes: Option<i32>,
 }
 
 impl UpdateEventRequest {
@@ -187,6 +199,9 @@ impl UpdateEventRequest {
             image_url: self.image_url.map(|v| v.map(|u| c.url("image_url", &u))),
             starts_at: self.starts_at.map(|t| c.time("starts_at", t)),
             ends_at: self.ends_at.map(|t| c.time("ends_at", t)),
+            hold_minutes: self.hold_minutes.inspect(|m| {
+                c.range("hold_minutes", i64::from(*m), 1, 60);
+            }),
         };
         if patch.is_empty() {
             c.fail("body", "name at least one field to change");

@@ -46,6 +46,19 @@ pub struct Config {
     pub captcha: Option<CaptchaConfig>,
     /// `TICKETGW_RECAPTCHA_ON_BOOKINGS` (default false).
     pub captcha_on_bookings: bool,
+    /// `TICKETGW_MAX_HELD_PER_USER` (default 10): tickets one buyer may
+    /// hold unpaid per event at once.
+    pub max_held_per_user: u32,
+    /// `TICKETGW_HOLD_RATE_PER_IP` (default 60 per minute, `0` = off):
+    /// hold attempts per client address.
+    pub hold_rate_per_ip: u32,
+    /// `TICKETGW_BOOKING_MAX_INFLIGHT` (default 64): hold requests one
+    /// instance works on at once; beyond that it answers 503 with
+    /// `Retry-After` at once instead of queueing (load shedding).
+    pub booking_max_inflight: u32,
+    /// `TICKETGW_EXPIRY_INTERVAL_SECS` (default 15, local platform): how
+    /// often the in-process expiry worker sweeps lapsed holds.
+    pub expiry_interval_secs: u32,
     /// `TICKETGW_AUTH_RATE_PER_IP` (default 30 per minute).
     pub auth_rate_per_ip: u32,
     /// `TICKETGW_AUTH_RATE_PER_ACCOUNT` (default 10 per minute).
@@ -223,6 +236,18 @@ impl Config {
             admin,
             captcha,
             captcha_on_bookings: flag("TICKETGW_RECAPTCHA_ON_BOOKINGS", false)?,
+            max_held_per_user: number("TICKETGW_MAX_HELD_PER_USER", 10)?,
+            hold_rate_per_ip: match get("TICKETGW_HOLD_RATE_PER_IP") {
+                None => 60,
+                Some(v) => v.parse::<u32>().map_err(|_| {
+                    parse_err(
+                        "TICKETGW_HOLD_RATE_PER_IP",
+                        format!("`{v}` is not a number"),
+                    )
+                })?,
+            },
+            booking_max_inflight: number("TICKETGW_BOOKING_MAX_INFLIGHT", 64)?,
+            expiry_interval_secs: number("TICKETGW_EXPIRY_INTERVAL_SECS", 15)?,
             auth_rate_per_ip: number("TICKETGW_AUTH_RATE_PER_IP", 30)?,
             auth_rate_per_account: number("TICKETGW_AUTH_RATE_PER_ACCOUNT", 10)?,
             trust_forwarded: flag("TICKETGW_TRUST_FORWARDED", false)?,

@@ -14,7 +14,7 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 use tracing::Level;
 
-use crate::{AppState, metrics_layer};
+use crate::{AppState, idempotency, metrics_layer};
 
 /// Largest accepted request body.
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
@@ -52,6 +52,12 @@ pub fn with_platform(
                 "this route does not accept that method",
             )
         })
+        // Innermost first: idempotency keys (after the body limit, so the
+        // bodies it buffers are bounded; inside metrics, so replays count).
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            idempotency::idempotency,
+        ))
         .layer(middleware::from_fn(metrics_layer::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(

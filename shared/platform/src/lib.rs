@@ -5,13 +5,14 @@
 //! reads typed configuration from the environment, opens storage, adds the
 //! operational routes (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`)
 //! and the common layers (request ids, structured logs, metrics, body limit,
-//! problem+json fallbacks), then serves on `$PORT` for Knative or through
-//! `lambda_http` when `AWS_LAMBDA_RUNTIME_API` is set. Handlers never see
-//! which.
+//! idempotency keys, problem+json fallbacks), then serves on `$PORT` for
+//! Knative or through `lambda_http` when `AWS_LAMBDA_RUNTIME_API` is set.
+//! Handlers never see which.
 
 pub mod captcha;
 mod client_ip;
 pub mod config;
+pub mod idempotency;
 mod layers;
 mod metrics_layer;
 pub mod rate_limit;

@@ -8,6 +8,8 @@
 //! Concurrency is enforced in SQL (conditional updates, unique keys,
 //! row locks), never in process.
 
+pub mod bookings;
+pub mod idempotency;
 pub mod model;
 pub mod postgres;
 pub mod sqlite;
@@ -21,7 +23,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use bookings::BookingStore;
 pub use error::StoreError;
+pub use idempotency::{IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use model::*;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -48,7 +52,7 @@ impl Scope {
 /// The storage interface every function uses. Implementations must give the
 /// same results for the same calls; `tests/conformance.rs` checks that.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: BookingStore + IdempotencyStore + Send + Sync + 'static {
     /// Which backend this is (`postgres` or `sqlite`), for logs and metrics.
     fn backend(&self) -> &'static str;
 

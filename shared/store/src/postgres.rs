@@ -52,3 +52,5 @@ crate::sql::store_impl!(PgStore, Postgres, {
         Ok(())
     }
 });
+
+crate::bookings::bookings_impl!(PgStore, Postgres);

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{Currency, Event, EventStatus, StoreError, StoreResult, TicketType};
 
 pub(crate) const EVENT_COLS: &str = "id, organizer_id, title, description, venue, city, category, \
-     timezone, image_url, starts_at, ends_at, status, created_at, updated_at, published_at";
+     timezone, image_url, starts_at, ends_at, status, created_at, updated_at, published_at, hold_minutes";
 
 pub(crate) const USER_COLS: &str =
     "id, iss, sub, email, name, phone, notify_email, notify_sms, status, created_at";
@@ -75,6 +75,7 @@ where
     Uuid: Decode<'r, R::Database> + Type<R::Database>,
     String: Decode<'r, R::Database> + Type<R::Database>,
     DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    i32: Decode<'r, R::Database> + Type<R::Database>,
 {
     let status: String = row.try_get("status")?;
     Ok(Event {
@@ -94,6 +95,7 @@ where
         created_at: row.try_get("created_at")?,
         updated_at: row.try_get("updated_at")?,
         published_at: row.try_get("published_at")?,
+        hold_minutes: row.try_get("hold_minutes")?,
         ticket_types: Vec::new(),
     })
 }
@@ -132,7 +134,7 @@ pub(crate) const TT_JOINED: [&str; 12] = [
 /// Events joined to their ticket types in one round trip.
 pub(crate) const EVENT_JOIN_SELECT: &str = "SELECT e.id, e.organizer_id, e.title, e.description, \
      e.venue, e.city, e.category, e.timezone, e.image_url, e.starts_at, e.ends_at, e.status, \
-     e.created_at, e.updated_at, e.published_at, t.id AS t_id, t.event_id AS t_event_id, \
+     e.created_at, e.updated_at, e.published_at, e.hold_minutes, t.id AS t_id, t.event_id AS t_event_id, \
      t.name AS t_name, t.price_cents AS t_price_cents, t.currency AS t_currency, \
      t.capacity AS t_capacity, t.sold AS t_sold, t.held AS t_held, \
      t.max_per_order AS t_max_per_order, t.sales_start AS t_sales_start, \
@@ -720,8 +722,8 @@ macro_rules! store_impl {
                 let now = $crate::model::now();
                 sqlx::query(
                     "INSERT INTO events (id, organizer_id, title, description, venue, city, category, timezone, \
-                     image_url, starts_at, ends_at, status, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', $12, $12)",
+                     image_url, starts_at, ends_at, status, created_at, updated_at, hold_minutes) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', $12, $12, $13)",
                 )
                 .bind(id)
                 .bind(organizer_id)
@@ -735,6 +737,7 @@ macro_rules! store_impl {
                 .bind(event.starts_at)
                 .bind(event.ends_at)
                 .bind(now)
+                .bind(event.hold_minutes)
                 .execute(&self.pool)
                 .await?;
                 self.get_event(id, $crate::Scope::All).await
@@ -752,7 +755,8 @@ macro_rules! store_impl {
                 if let Some(owner) = scope.owner() {
                     q = q.bind(owner);
                 }
-                let rows = q.fetch_all(&self.pool).await?;
+                let mut conn = self.pool.acquire().await?;
+                let rows = q.fetch_all(&mut *conn).await?;
                 let first = rows.first().ok_or($crate::StoreError::NotFound("event"))?;
                 let mut event = $crate::sql::event_from_row(first)?;
                 for row in &rows {
@@ -760,6 +764,7 @@ macro_rules! store_impl {
                         event.ticket_types.push(tt);
                     }
                 }
+                Self::discount_lapsed(&mut conn, std::slice::from_mut(&mut event)).await?;
                 Ok(event)
             }
 
@@ -776,7 +781,7 @@ macro_rules! store_impl {
                 }
                 sqlx::query(
                     "UPDATE events SET title = $2, description = $3, venue = $4, city = $5, category = $6, \
-                     timezone = $7, image_url = $8, starts_at = $9, ends_at = $10, updated_at = $11 WHERE id = $1",
+                     timezone = $7, image_url = $8, starts_at = $9, ends_at = $10, updated_at = $11, hold_minutes = $12 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(&event.title)
@@ -789,6 +794,7 @@ macro_rules! store_impl {
                 .bind(event.starts_at)
                 .bind(event.ends_at)
                 .bind($crate::model::now())
+                .bind(event.hold_minutes)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -971,6 +977,7 @@ macro_rules! store_impl {
                     e.ticket_types = mine;
                     types = rest;
                 }
+                Self::discount_lapsed(&mut conn, &mut events).await?;
                 Ok(events)
             }
         }
@@ -1081,6 +1088,24 @@ macro_rules! store_impl {
                     .await?
                     .ok_or($crate::StoreError::NotFound("ticket type"))?;
                 $crate::sql::ticket_type_from_row(&row)
+            }
+
+            /// A lapsed hold never counts as held, even before the expiry
+            /// worker has released it: reads discount it.
+            async fn discount_lapsed(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                events: &mut [$crate::Event],
+            ) -> $crate::StoreResult<()> {
+                let ids: Vec<uuid::Uuid> = events.iter().map(|e| e.id).collect();
+                let lapsed = Self::lapsed_held(conn, &ids, $crate::model::now()).await?;
+                for (tt_id, n) in lapsed {
+                    for tt in events.iter_mut().flat_map(|e| e.ticket_types.iter_mut()) {
+                        if tt.id == tt_id {
+                            tt.held = (tt.held - n).max(0);
+                        }
+                    }
+                }
+                Ok(())
             }
 
             async fn ticket_types_of(

@@ -76,3 +76,5 @@ crate::sql::store_impl!(SqliteStore, Sqlite, {
         Ok(())
     }
 });
+
+crate::bookings::bookings_impl!(SqliteStore, Sqlite);

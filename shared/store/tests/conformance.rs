@@ -44,6 +44,7 @@ fn new_event(title: &str, city: &str, category: &str, days: i64) -> NewEvent {
         image_url: Some("https://img.example.test/a.png".into()),
         starts_at,
         ends_at: starts_at + Duration::hours(3),
+        hold_minutes: DEFAULT_HOLD_MINUTES,
     }
 }
 
@@ -995,4 +996,369 @@ async fn applications_scenario(store: DynStore) {
 #[tokio::test]
 async fn organizer_applications() {
     on_every_backend!(applications_scenario);
+}
+
+// ---- idempotency keys ------------------------------------------------------
+
+fn stored(status: u16, body: &[u8]) -> StoredResponse {
+    StoredResponse {
+        status,
+        content_type: Some("application/json".into()),
+        location: Some("/v1/events/1".into()),
+        body: body.to_vec(),
+    }
+}
+
+async fn idempotency_scenario(store: DynStore) {
+    let t0 = truncate_micros(Utc::now());
+    let lease = t0 + Duration::seconds(60);
+    let (s, k) = ("https://idp.test|alice", "key-1");
+    let (fp1, fp2) = ([1u8; 32], [2u8; 32]);
+    let begin =
+        |scope: &'static str, key: &'static str, fp: [u8; 32], now: chrono::DateTime<Utc>| {
+            let store = store.clone();
+            async move {
+                store
+                    .idempotency_begin(scope, key, &fp, now, now + Duration::seconds(60))
+                    .await
+                    .unwrap()
+            }
+        };
+
+    // Claim; the same request again while it runs; another request.
+    assert_eq!(begin(s, k, fp1, t0).await, IdempotencyBegin::Started);
+    let t1 = t0 + Duration::seconds(1);
+    assert_eq!(begin(s, k, fp1, t1).await, IdempotencyBegin::InProgress);
+    assert_eq!(begin(s, k, fp2, t1).await, IdempotencyBegin::Mismatch);
+    // Keys are per scope.
+    assert_eq!(
+        begin("https://idp.test|bob", k, fp2, t1).await,
+        IdempotencyBegin::Started
+    );
+
+    // Only the claim's own lease finishes it, and only once.
+    let response = stored(201, &[0, 159, 255, b'{', b'}']);
+    let expires = t0 + Duration::hours(24);
+    assert!(
+        !store
+            .idempotency_finish(s, k, lease + Duration::seconds(1), &response, expires)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .idempotency_finish(s, k, lease, &response, expires)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .idempotency_finish(s, k, lease, &stored(200, b"other"), expires)
+            .await
+            .unwrap()
+    );
+
+    // Replayed byte for byte; a different request is still a mismatch;
+    // abandoning does not touch a stored response.
+    let t2 = t0 + Duration::seconds(2);
+    assert_eq!(
+        begin(s, k, fp1, t2).await,
+        IdempotencyBegin::Replay(response.clone())
+    );
+    assert_eq!(begin(s, k, fp2, t2).await, IdempotencyBegin::Mismatch);
+    store.idempotency_abandon(s, k, lease).await.unwrap();
+    assert_eq!(
+        begin(s, k, fp1, t0 + Duration::hours(23)).await,
+        IdempotencyBegin::Replay(response.clone())
+    );
+
+    // Once expired, the key is new again (for any request).
+    let t3 = t0 + Duration::hours(25);
+    assert_eq!(begin(s, k, fp2, t3).await, IdempotencyBegin::Started);
+    assert_eq!(
+        begin(s, k, fp1, t3 + Duration::seconds(1)).await,
+        IdempotencyBegin::Mismatch
+    );
+
+    // A response without a content type or location, and an empty body.
+    let k2 = "key-2";
+    assert_eq!(begin(s, k2, fp1, t0).await, IdempotencyBegin::Started);
+    let empty = StoredResponse {
+        status: 204,
+        content_type: None,
+        location: None,
+        body: Vec::new(),
+    };
+    assert!(
+        store
+            .idempotency_finish(s, k2, lease, &empty, expires)
+            .await
+            .unwrap()
+    );
+    assert_eq!(begin(s, k2, fp1, t1).await, IdempotencyBegin::Replay(empty));
+
+    // Abandoning a claim frees the key: the request may run again.
+    let k3 = "key-3";
+    assert_eq!(begin(s, k3, fp1, t0).await, IdempotencyBegin::Started);
+    store.idempotency_abandon(s, k3, lease).await.unwrap();
+    assert_eq!(begin(s, k3, fp2, t1).await, IdempotencyBegin::Started);
+}
+
+#[tokio::test]
+async fn idempotency_claim_replay_mismatch() {
+    on_every_backend!(idempotency_scenario);
+}
+
+async fn idempotency_lease_scenario(store: DynStore) {
+    let t0 = truncate_micros(Utc::now());
+    let (s, k, fp) = ("anon:x", "lease", [7u8; 32]);
+    let lease1 = t0 + Duration::seconds(60);
+    let started = store
+        .idempotency_begin(s, k, &fp, t0, lease1)
+        .await
+        .unwrap();
+    assert_eq!(started, IdempotencyBegin::Started);
+    // Within the lease the key stays taken.
+    let t30 = t0 + Duration::seconds(30);
+    assert_eq!(
+        store
+            .idempotency_begin(s, k, &fp, t30, t30 + Duration::seconds(60))
+            .await
+            .unwrap(),
+        IdempotencyBegin::InProgress
+    );
+    // The owner died: after its lease another request takes the key over.
+    let t61 = t0 + Duration::seconds(61);
+    let lease2 = t61 + Duration::seconds(60);
+    assert_eq!(
+        store
+            .idempotency_begin(s, k, &fp, t61, lease2)
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+    // The first owner, back late, can neither store nor release the key.
+    assert!(
+        !store
+            .idempotency_finish(
+                s,
+                k,
+                lease1,
+                &stored(200, b"late"),
+                t0 + Duration::hours(24)
+            )
+            .await
+            .unwrap()
+    );
+    store.idempotency_abandon(s, k, lease1).await.unwrap();
+    let t62 = t0 + Duration::seconds(62);
+    assert_eq!(
+        store
+            .idempotency_begin(s, k, &fp, t62, t62 + Duration::seconds(60))
+            .await
+            .unwrap(),
+        IdempotencyBegin::InProgress
+    );
+    let response = stored(201, b"{\"id\":1}");
+    assert!(
+        store
+            .idempotency_finish(s, k, lease2, &response, t0 + Duration::hours(24))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .idempotency_begin(s, k, &fp, t62, t62 + Duration::seconds(60))
+            .await
+            .unwrap(),
+        IdempotencyBegin::Replay(response)
+    );
+}
+
+#[tokio::test]
+async fn idempotency_lease_takeover() {
+    on_every_backend!(idempotency_lease_scenario);
+}
+
+async fn idempotency_prune_scenario(store: DynStore) {
+    let t0 = truncate_micros(Utc::now());
+    let s = "https://idp.test|carol";
+    let fp = [3u8; 32];
+    let claim = |key: &'static str| {
+        let store = store.clone();
+        async move {
+            let lease = t0 + Duration::seconds(60);
+            assert_eq!(
+                store
+                    .idempotency_begin(s, key, &fp, t0, lease)
+                    .await
+                    .unwrap(),
+                IdempotencyBegin::Started
+            );
+            lease
+        }
+    };
+    let lease = claim("day").await;
+    store
+        .idempotency_finish(
+            s,
+            "day",
+            lease,
+            &stored(201, b"a"),
+            t0 + Duration::hours(24),
+        )
+        .await
+        .unwrap();
+    let lease = claim("two-days").await;
+    store
+        .idempotency_finish(
+            s,
+            "two-days",
+            lease,
+            &stored(201, b"b"),
+            t0 + Duration::hours(48),
+        )
+        .await
+        .unwrap();
+    claim("abandoned-claim").await;
+
+    assert_eq!(
+        store
+            .idempotency_prune(t0 + Duration::seconds(30))
+            .await
+            .unwrap(),
+        0
+    );
+    // The lapsed claim goes first, then the responses as they expire.
+    assert_eq!(
+        store
+            .idempotency_prune(t0 + Duration::minutes(2))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .idempotency_prune(t0 + Duration::hours(25))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        store
+            .idempotency_begin(
+                s,
+                "two-days",
+                &fp,
+                t0 + Duration::hours(25),
+                t0 + Duration::hours(25)
+            )
+            .await
+            .unwrap(),
+        IdempotencyBegin::Replay(_)
+    ));
+    assert_eq!(
+        store
+            .idempotency_prune(t0 + Duration::hours(49))
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .idempotency_prune(t0 + Duration::hours(49))
+            .await
+            .unwrap(),
+        0
+    );
+    // A pruned key is new.
+    assert_eq!(
+        store
+            .idempotency_begin(s, "day", &[4u8; 32], t0, t0 + Duration::seconds(60))
+            .await
+            .unwrap(),
+        IdempotencyBegin::Started
+    );
+}
+
+#[tokio::test]
+async fn idempotency_prune() {
+    on_every_backend!(idempotency_prune_scenario);
+}
+
+async fn idempotency_concurrent_scenario(store: DynStore) {
+    // 50 racers for one fresh key: exactly one owns it.
+    async fn race(
+        store: &DynStore,
+        key: &'static str,
+        now: chrono::DateTime<Utc>,
+    ) -> Vec<IdempotencyBegin> {
+        let mut tasks = Vec::new();
+        for _ in 0..50 {
+            let store = store.clone();
+            tasks.push(tokio::spawn(async move {
+                store
+                    .idempotency_begin(
+                        "https://idp.test|dave",
+                        key,
+                        &[9u8; 32],
+                        now,
+                        now + Duration::seconds(60),
+                    )
+                    .await
+                    .unwrap()
+            }));
+        }
+        let mut results = Vec::new();
+        for t in tasks {
+            results.push(t.await.unwrap());
+        }
+        results
+    }
+    let started = |r: &[IdempotencyBegin]| {
+        r.iter()
+            .filter(|b| **b == IdempotencyBegin::Started)
+            .count()
+    };
+
+    let t0 = truncate_micros(Utc::now());
+    let results = race(&store, "race", t0).await;
+    assert_eq!(started(&results), 1, "exactly one claim: {results:?}");
+    assert_eq!(
+        results
+            .iter()
+            .filter(|b| **b == IdempotencyBegin::InProgress)
+            .count(),
+        49
+    );
+
+    // 50 racers for a lapsed claim: exactly one takes it over.
+    let results = race(&store, "race", t0 + Duration::seconds(61)).await;
+    assert_eq!(started(&results), 1, "exactly one takeover: {results:?}");
+
+    // 50 racers after the response is stored: all replay it.
+    let response = stored(201, b"{\"ok\":true}");
+    assert!(
+        store
+            .idempotency_finish(
+                "https://idp.test|dave",
+                "race",
+                t0 + Duration::seconds(121),
+                &response,
+                t0 + Duration::hours(24),
+            )
+            .await
+            .unwrap()
+    );
+    let results = race(&store, "race", t0 + Duration::seconds(122)).await;
+    assert!(
+        results
+            .iter()
+            .all(|b| *b == IdempotencyBegin::Replay(response.clone()))
+    );
+}
+
+#[tokio::test]
+async fn idempotency_concurrent_claim() {
+    on_every_backend!(idempotency_concurrent_scenario);
 }

@@ -1,6 +1,7 @@
 //! The platform's stored types. Money is integer minor units plus an
 //! ISO 4217 [`Currency`]; times are UTC instants; ids are UUIDs.
 
+mod booking;
 mod currency;
 mod identity;
 
@@ -9,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
+pub use booking::*;
 pub use currency::Currency;
 pub use identity::*;
 
@@ -115,6 +117,8 @@ pub struct Event {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub published_at: Option<DateTime<Utc>>,
+    /// How long a booking holds its tickets before it expires unpaid.
+    pub hold_minutes: i32,
     /// In creation order.
     pub ticket_types: Vec<TicketType>,
 }
@@ -156,7 +160,12 @@ pub struct NewEvent {
     pub image_url: Option<String>,
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
+    /// Minutes a booking holds its tickets unpaid (1 to 60).
+    pub hold_minutes: i32,
 }
+
+/// Hold time of an event unless its organizer sets another.
+pub const DEFAULT_HOLD_MINUTES: i32 = 10;
 
 /// A validated partial update; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default)]
@@ -171,6 +180,7 @@ pub struct EventPatch {
     pub image_url: Option<Option<String>>,
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
+    pub hold_minutes: Option<i32>,
 }
 
 impl EventPatch {
@@ -183,6 +193,7 @@ impl EventPatch {
             && self.timezone.is_none()
             && self.image_url.is_none()
             && self.starts_at.is_none()
+            && self.hold_minutes.is_none()
             && self.ends_at.is_none()
     }
 
@@ -201,6 +212,7 @@ impl EventPatch {
             timezone,
             image_url,
             starts_at,
+            hold_minutes,
             ends_at
         );
     }
