@@ -52,10 +52,48 @@ async fn demo_catalog_is_browsable() {
             .json()
             .await
             .unwrap();
-        assert!(
-            event["ticket_types"][0]["available"].as_i64().unwrap() > 0,
-            "on sale"
-        );
+        let before = event["ticket_types"][0]["available"].as_i64().unwrap();
+        assert!(before > 0, "on sale");
+
+        // The demo buyer signs in and holds two tickets through the platform.
+        let login: Value = app
+            .post_json(
+                "/v1/auth/login",
+                &json!({"email": "buyer@demo.test", "password": "demo-buyer-pass"}),
+            )
+            .await
+            .json()
+            .await
+            .unwrap();
+        let token = login["access_token"].as_str().unwrap();
+        let tt = event["ticket_types"][0]["id"].as_str().unwrap();
+        let r = app
+            .request(Method::POST, "/v1/bookings")
+            .bearer_auth(token)
+            .json(&json!({"event_id": id, "items": [{"ticket_type_id": tt, "quantity": 2}]}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        let booking: Value = r.json().await.unwrap();
+        assert_eq!(booking["status"], "held");
+        let event: Value = app
+            .get(&format!("/v1/events/{id}"))
+            .await
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(event["ticket_types"][0]["available"], before - 2);
+        let mine: Value = app
+            .request(Method::GET, "/v1/me/bookings")
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(mine["items"][0]["id"], booking["id"]);
     }
 }
 
@@ -135,6 +173,11 @@ async fn openapi_is_generated_and_complete() {
         ("/v1/events/{id}/ticket-types/{ticket_type_id}", "patch"),
         ("/v1/events/{id}/publish", "post"),
         ("/v1/events/{id}/cancel", "post"),
+        ("/v1/bookings", "post"),
+        ("/v1/bookings/{id}", "get"),
+        ("/v1/bookings/{id}/cancel", "post"),
+        ("/v1/me/bookings", "get"),
+        ("/v1/events/{id}/bookings", "get"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
@@ -146,6 +189,8 @@ async fn openapi_is_generated_and_complete() {
         "TicketTypeView",
         "ProblemDoc",
         "CreateEventRequest",
+        "BookingView",
+        "CreateBookingRequest",
     ] {
         assert!(
             doc["components"]["schemas"].get(schema).is_some(),
