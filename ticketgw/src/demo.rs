@@ -203,6 +203,7 @@ pub async fn load(store: &dyn Store) -> anyhow::Result<bool> {
                     starts_at,
                     ends_at: starts_at + Duration::hours(e.hours),
                     hold_minutes: DEFAULT_HOLD_MINUTES,
+                    refund_cutoff_hours: Some(48),
                 },
             )
             .await?;

@@ -17,6 +17,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
     catalog_query::FUNCTION,
     catalog_manage::FUNCTION,
     bookings::FUNCTION,
+    payments::FUNCTION,
 ];
 
 /// The local platform's configuration: the functions' configuration with
@@ -28,6 +29,10 @@ pub fn local_config(get: impl Fn(&str) -> Option<String>) -> Result<Config, Conf
     }
     if get("TICKETGW_LOG_FORMAT").is_none() {
         config.log_format = LogFormat::Pretty;
+    }
+    // The local platform pays with the simulated provider unless told otherwise.
+    if get("TICKETGW_PAYMENT_PROVIDER").is_none() && get("TICKETGW_STRIPE_API_KEY").is_none() {
+        config.payments = tg_platform::config::PaymentsConfig::Simulated;
     }
     Ok(config)
 }

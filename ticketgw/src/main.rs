@@ -122,6 +122,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         state.store.clone(),
         std::time::Duration::from_secs(u64::from(config.expiry_interval_secs)),
     ));
+    // Reconciliation with the payment provider, likewise.
+    tokio::spawn(payments_reconcile::run_timer(
+        state.clone(),
+        std::time::Duration::from_secs(60),
+    ));
     if config.log_format == LogFormat::Pretty {
         eprintln!(
             "Ticket Gateway on http://{}:{}  (database: {}; demo logins: organizer@demo.test / demo-organizer-pass, buyer@demo.test / demo-buyer-pass)",

@@ -23,7 +23,7 @@ use tg_auth::Caller;
 use tg_http::pagination::{PageParams, Paged};
 use tg_http::{ApiError, Json, Path, ProblemDoc, Query};
 use tg_platform::{AppState, ClientIp, FunctionSpec};
-use tg_store::{Booking, Role, Scope};
+use tg_store::{Booking, Role, Scope, StoreError};
 use tokio::sync::Semaphore;
 use utoipa::OpenApi;
 use uuid::Uuid;
@@ -237,10 +237,60 @@ async fn cancel_booking(
     Path(id): Path<Uuid>,
 ) -> Result<Json<BookingView>, ApiError> {
     let now = tg_store::now();
-    let b = state.store.cancel_booking(id, caller.user_id, now).await?;
+    let b = match state.store.cancel_booking(id, caller.user_id, now).await {
+        Err(StoreError::Conflict {
+            code: "refund_required",
+            ..
+        }) => refund_paid_booking(&state, id, now).await?,
+        other => other?,
+    };
     state.catalog_changed();
     tracing::info!(booking_id = %b.id, "booking cancelled");
     Ok(Json(BookingView::new(b, now)))
+}
+
+/// A buyer cancels a paid booking: allowed until the event's refund cutoff
+/// (`refund_cutoff_hours` before the start); the whole payment is refunded
+/// and the tickets go back on sale.
+async fn refund_paid_booking(
+    state: &AppState,
+    id: Uuid,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Booking, ApiError> {
+    let b = state.store.get_booking(id).await?;
+    let event = state.store.get_event(b.event_id, Scope::All).await?;
+    let Some(hours) = event.refund_cutoff_hours else {
+        return Err(ApiError::conflict(
+            "refund_not_allowed",
+            "this event does not refund cancelled bookings; ask the organizer",
+        ));
+    };
+    if now > event.starts_at - chrono::Duration::hours(i64::from(hours)) {
+        return Err(ApiError::conflict(
+            "refund_window_closed",
+            format!("refunds close {hours} hours before the event starts"),
+        ));
+    }
+    let provider = state
+        .payments
+        .as_ref()
+        .ok_or_else(payments::flow::payments_off)?;
+    let payment = state
+        .store
+        .payment_for_booking(id)
+        .await?
+        .ok_or_else(|| ApiError::conflict("not_paid", "the booking has no payment"))?;
+    let refund = payments::flow::refund(
+        &state.store,
+        provider.as_ref(),
+        &payment,
+        None,
+        "cancelled by the buyer",
+        Some(b.user_id),
+    )
+    .await?;
+    tracing::info!(booking_id = %id, refund_id = %refund.id, status = refund.status.as_str(), "paid booking cancelled");
+    Ok(state.store.get_booking(id).await?)
 }
 
 /// Your bookings, newest first.

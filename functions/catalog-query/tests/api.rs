@@ -45,6 +45,7 @@ async fn seed(app: &TestApp, title: &str, city: &str, days: i64, publish: bool) 
                 starts_at,
                 ends_at: starts_at + Duration::hours(2),
                 hold_minutes: DEFAULT_HOLD_MINUTES,
+                refund_cutoff_hours: None,
             },
         )
         .await

@@ -36,6 +36,9 @@ pub struct EventView {
     pub published_at: Option<DateTime<Utc>>,
     /// Minutes a booking holds its tickets before it expires unpaid.
     pub hold_minutes: i32,
+    /// Buyers may cancel a paid booking for a refund until this many hours
+    /// before the start; `null`: no buyer refunds.
+    pub refund_cutoff_hours: Option<i32>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub ticket_types: Vec<TicketTypeView>,
@@ -93,6 +96,7 @@ impl From<Event> for EventView {
             organizer_id: e.organizer_id,
             published_at: e.published_at,
             hold_minutes: e.hold_minutes,
+            refund_cutoff_hours: e.refund_cutoff_hours,
             created_at: e.created_at,
             updated_at: e.updated_at,
             ticket_types: e.ticket_types.into_iter().map(Into::into).collect(),
@@ -129,6 +133,11 @@ pub struct CreateEventRequest {
     #[serde(default)]
     #[schema(minimum = 1, maximum = 60, example = 10)]
     pub hold_minutes: Option<i32>,
+    /// Buyers may cancel a paid booking for a refund until this many hours
+    /// before the start (0 to 8760); absent or null: no buyer refunds.
+    #[serde(default)]
+    #[schema(minimum = 0, maximum = 8760, example = 48)]
+    pub refund_cutoff_hours: Option<i32>,
 }
 
 impl CreateEventRequest {
@@ -148,9 +157,13 @@ impl CreateEventRequest {
         }
         let hold_minutes = self.hold_minutes.unwrap_or(tg_store::DEFAULT_HOLD_MINUTES);
         c.range("hold_minutes", i64::from(hold_minutes), 1, 60);
+        if let Some(h) = self.refund_cutoff_hours {
+            c.range("refund_cutoff_hours", i64::from(h), 0, 8760);
+        }
         c.finish()?;
         Ok(NewEvent {
             hold_minutes,
+            refund_cutoff_hours: self.refund_cutoff_hours,
             title,
             description,
             venue,
@@ -182,6 +195,10 @@ pub struct UpdateEventRequest {
     pub ends_at: Option<DateTime<FixedOffset>>,
     #[schema(minimum = 1, maximum = 60)]
     pub hold_minutes: Option<i32>,
+    /// `null` removes buyer refunds.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i32>)]
+    pub refund_cutoff_hours: Option<Option<i32>>,
 }
 
 impl UpdateEventRequest {
@@ -201,6 +218,11 @@ impl UpdateEventRequest {
             ends_at: self.ends_at.map(|t| c.time("ends_at", t)),
             hold_minutes: self.hold_minutes.inspect(|m| {
                 c.range("hold_minutes", i64::from(*m), 1, 60);
+            }),
+            refund_cutoff_hours: self.refund_cutoff_hours.inspect(|h| {
+                if let Some(h) = h {
+                    c.range("refund_cutoff_hours", i64::from(*h), 0, 8760);
+                }
             }),
         };
         if patch.is_empty() {

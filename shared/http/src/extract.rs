@@ -69,7 +69,7 @@ fn is_json(headers: &http::HeaderMap) -> bool {
 }
 
 /// Parses a JSON document into `T`, turning serde's errors into problem+json.
-pub(crate) fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = match serde_path_to_error::deserialize(&mut de) {
         Ok(v) => v,

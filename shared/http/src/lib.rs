@@ -13,6 +13,6 @@ pub mod pagination;
 mod secret;
 
 pub use error::{ApiError, FieldError, PROBLEM_JSON, ProblemDoc};
-pub use extract::{Json, Path, Query};
+pub use extract::{Json, Path, Query, parse_json};
 pub use pagination::{Page, PageParams, Paged};
 pub use secret::Secret;

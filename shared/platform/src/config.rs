@@ -16,6 +16,17 @@ pub enum LogFormat {
     Pretty,
 }
 
+/// Which payment provider checkout uses.
+#[derive(Debug, Clone)]
+pub enum PaymentsConfig {
+    /// No provider: checkout answers 503 `payments_unavailable`.
+    Off,
+    /// The simulated provider (local platform, demos). Never in production.
+    Simulated,
+    /// Stripe PaymentIntents.
+    Stripe(tg_payments::stripe::StripeConfig),
+}
+
 #[derive(Debug, Clone)]
 pub struct Config {
     /// `PORT` (default 8080).
@@ -59,6 +70,16 @@ pub struct Config {
     /// `TICKETGW_EXPIRY_INTERVAL_SECS` (default 15, local platform): how
     /// often the in-process expiry worker sweeps lapsed holds.
     pub expiry_interval_secs: u32,
+    /// `TICKETGW_PAYMENT_PROVIDER`: `stripe` (needs `TICKETGW_STRIPE_API_KEY`
+    /// and `TICKETGW_STRIPE_WEBHOOK_SECRETS`, comma-separated for rotation;
+    /// `TICKETGW_STRIPE_BASE_URL` for tests), `simulated`, or `off`.
+    /// Default: `stripe` when a Stripe key is set, otherwise `off` (the local
+    /// platform defaults to `simulated`).
+    pub payments: PaymentsConfig,
+    /// `TICKETGW_RECONCILE_AFTER_SECS` (default 300): a payment still open
+    /// this long is checked with the provider (a lost webhook never strands
+    /// a buyer); pending refunds are retried after the same time.
+    pub reconcile_after_secs: u32,
     /// `TICKETGW_AUTH_RATE_PER_IP` (default 30 per minute).
     pub auth_rate_per_ip: u32,
     /// `TICKETGW_AUTH_RATE_PER_ACCOUNT` (default 10 per minute).
@@ -224,7 +245,48 @@ impl Config {
                     .unwrap_or_default(),
             }),
         };
+        let stripe_key = get("TICKETGW_STRIPE_API_KEY");
+        let payments = match get("TICKETGW_PAYMENT_PROVIDER").as_deref() {
+            Some("off") | Some("none") => PaymentsConfig::Off,
+            Some("simulated") => PaymentsConfig::Simulated,
+            None if stripe_key.is_none() => PaymentsConfig::Off,
+            Some("stripe") | None => {
+                let api_key = stripe_key.ok_or_else(|| {
+                    parse_err(
+                        "TICKETGW_STRIPE_API_KEY",
+                        "is required for the stripe provider".into(),
+                    )
+                })?;
+                let webhook_secrets: Vec<Secret<String>> = get("TICKETGW_STRIPE_WEBHOOK_SECRETS")
+                    .unwrap_or_default()
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| Secret::new(s.to_string()))
+                    .collect();
+                if webhook_secrets.is_empty() {
+                    return Err(parse_err(
+                        "TICKETGW_STRIPE_WEBHOOK_SECRETS",
+                        "name at least one webhook signing secret (whsec_...)".into(),
+                    ));
+                }
+                PaymentsConfig::Stripe(tg_payments::stripe::StripeConfig {
+                    api_key: Secret::new(api_key),
+                    webhook_secrets,
+                    base_url: get("TICKETGW_STRIPE_BASE_URL")
+                        .unwrap_or_else(|| tg_payments::stripe::DEFAULT_BASE_URL.into()),
+                })
+            }
+            Some(other) => {
+                return Err(parse_err(
+                    "TICKETGW_PAYMENT_PROVIDER",
+                    format!("`{other}`: expected stripe, simulated or off"),
+                ));
+            }
+        };
         Ok(Config {
+            payments,
+            reconcile_after_secs: number("TICKETGW_RECONCILE_AFTER_SECS", 300)?,
             port,
             bind,
             data_dir,

@@ -44,6 +44,10 @@ pub struct AppState {
     pub idp: Option<Arc<KeyRing>>,
     /// CAPTCHA verification (when a secret is configured).
     pub captcha: Option<Arc<Captcha>>,
+    /// The payment provider checkout uses (`None`: payments are off).
+    pub payments: Option<Arc<dyn tg_payments::PaymentProvider>>,
+    /// The simulated provider when it is the configured one (its pay step).
+    pub simulated_payments: Option<Arc<tg_payments::simulated::SimulatedProvider>>,
     /// Outbound HTTP (JWKS, CAPTCHA, payment providers), built on first use.
     pub http: tg_auth::LazyClient,
     /// Bumped by every catalog write in this process; read caches compare
@@ -160,7 +164,28 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
             None
         }
     };
+    let mut simulated_payments = None;
+    let payments: Option<Arc<dyn tg_payments::PaymentProvider>> = match &config.payments {
+        config::PaymentsConfig::Off => {
+            tracing::info!("payments are off (set TICKETGW_PAYMENT_PROVIDER)");
+            None
+        }
+        config::PaymentsConfig::Simulated => {
+            tracing::warn!("payments use the SIMULATED provider: no money moves");
+            let sim = Arc::new(tg_payments::simulated::SimulatedProvider::new(
+                store.clone(),
+                config.public_url.clone(),
+            ));
+            simulated_payments = Some(sim.clone());
+            Some(sim)
+        }
+        config::PaymentsConfig::Stripe(c) => Some(Arc::new(
+            tg_payments::stripe::StripeProvider::new(c.clone(), http.clone()),
+        )),
+    };
     Ok(AppState {
+        payments,
+        simulated_payments,
         store,
         auth: Arc::new(auth),
         config: Arc::new(config),

@@ -270,32 +270,12 @@ macro_rules! bookings_impl {
                 let now = $crate::model::truncate_micros(now);
                 let mut tx = self.begin_write().await?;
                 let b = Self::booking_locked(&mut tx, id).await?;
-                let per_tt = $crate::bookings::per_key(b.items.iter().map(|i| (i.ticket_type_id, i.quantity)));
                 match b.status {
                     $crate::BookingStatus::Confirmed => return self.get_booking(id).await,
-                    $crate::BookingStatus::Held => {
-                        Self::add_user_held(&mut tx, b.user_id, b.event_id, -b.quantity).await?;
-                        for (tt, n) in &per_tt {
-                            sqlx::query("UPDATE ticket_types SET held = held - $2, sold = sold + $2 WHERE id = $1")
-                                .bind(tt)
-                                .bind(n)
-                                .execute(&mut *tx)
-                                .await?;
-                        }
-                    }
-                    $crate::BookingStatus::Expired => {
-                        // A late payment takes the tickets again if they are left.
-                        for (tt, n) in &per_tt {
-                            let ok = sqlx::query("UPDATE ticket_types SET sold = sold + $2 WHERE id = $1 AND sold + held + $2 <= capacity")
-                                .bind(tt)
-                                .bind(n)
-                                .execute(&mut *tx)
-                                .await?
-                                .rows_affected();
-                            if ok == 0 {
-                                let name = b.items.iter().find(|i| i.ticket_type_id == *tt).map(|i| i.name.clone()).unwrap_or_default();
-                                return Err($crate::bookings::sold_out(&name));
-                            }
+                    $crate::BookingStatus::Held | $crate::BookingStatus::Expired => {
+                        if !Self::confirm_in(&mut tx, &b, now).await? {
+                            let name = b.items.first().map(|i| i.name.clone()).unwrap_or_default();
+                            return Err($crate::bookings::sold_out(&name));
                         }
                     }
                     $crate::BookingStatus::Cancelled => {
@@ -305,14 +285,6 @@ macro_rules! bookings_impl {
                         return Err($crate::StoreError::conflict("booking_refunded", "the booking was refunded"));
                     }
                 }
-                sqlx::query("UPDATE bookings SET status = 'confirmed', confirmed_at = $2, updated_at = $2, closed_at = NULL WHERE id = $1")
-                    .bind(id)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                let mut after = b;
-                after.status = $crate::BookingStatus::Confirmed;
-                Self::outbox_in(&mut tx, "booking.confirmed", &after, now).await?;
                 tx.commit().await?;
                 self.get_booking(id).await
             }
@@ -581,6 +553,116 @@ macro_rules! bookings_impl {
                 Ok(())
             }
 
+            /// Confirms a locked booking: held tickets become sold; a lapsed
+            /// (expired or cancelled) booking takes its tickets again if they
+            /// are all still there. `false`: not enough left, nothing changed.
+            pub(crate) async fn confirm_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                b: &$crate::Booking,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<bool> {
+                let per_tt = $crate::bookings::per_key(b.items.iter().map(|i| (i.ticket_type_id, i.quantity)));
+                match b.status {
+                    $crate::BookingStatus::Held => {
+                        Self::add_user_held(conn, b.user_id, b.event_id, -b.quantity).await?;
+                        for (tt, n) in &per_tt {
+                            sqlx::query("UPDATE ticket_types SET held = held - $2, sold = sold + $2 WHERE id = $1")
+                                .bind(tt)
+                                .bind(n)
+                                .execute(&mut *conn)
+                                .await?;
+                        }
+                    }
+                    $crate::BookingStatus::Expired | $crate::BookingStatus::Cancelled => {
+                        let mut taken: Vec<(uuid::Uuid, i64)> = Vec::new();
+                        for (tt, n) in &per_tt {
+                            let ok = sqlx::query("UPDATE ticket_types SET sold = sold + $2 WHERE id = $1 AND sold + held + $2 <= capacity")
+                                .bind(tt)
+                                .bind(n)
+                                .execute(&mut *conn)
+                                .await?
+                                .rows_affected();
+                            if ok == 0 {
+                                for (t, m) in taken {
+                                    sqlx::query("UPDATE ticket_types SET sold = sold - $2 WHERE id = $1")
+                                        .bind(t)
+                                        .bind(m)
+                                        .execute(&mut *conn)
+                                        .await?;
+                                }
+                                return Ok(false);
+                            }
+                            taken.push((*tt, *n));
+                        }
+                    }
+                    $crate::BookingStatus::Confirmed | $crate::BookingStatus::Refunded => return Ok(false),
+                }
+                sqlx::query("UPDATE bookings SET status = 'confirmed', confirmed_at = $2, updated_at = $2, closed_at = NULL WHERE id = $1")
+                    .bind(b.id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                let mut after = b.clone();
+                after.status = $crate::BookingStatus::Confirmed;
+                Self::outbox_in(conn, "booking.confirmed", &after, now).await?;
+                Ok(true)
+            }
+
+            /// A paid booking's tickets go back on sale (full refund, dispute).
+            pub(crate) async fn unsell_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                b: &$crate::Booking,
+                to: $crate::BookingStatus,
+                event_type: &str,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<()> {
+                if b.status != $crate::BookingStatus::Confirmed {
+                    return Ok(());
+                }
+                let per_tt = $crate::bookings::per_key(b.items.iter().map(|i| (i.ticket_type_id, i.quantity)));
+                for (tt, n) in &per_tt {
+                    sqlx::query("UPDATE ticket_types SET sold = sold - $2 WHERE id = $1")
+                        .bind(tt)
+                        .bind(n)
+                        .execute(&mut *conn)
+                        .await?;
+                }
+                sqlx::query("UPDATE bookings SET status = $2, closed_at = $3, updated_at = $3 WHERE id = $1")
+                    .bind(b.id)
+                    .bind(to.as_str())
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                let mut after = b.clone();
+                after.status = to;
+                Self::outbox_in(conn, event_type, &after, now).await?;
+                Ok(())
+            }
+
+            pub(crate) async fn outbox_raw(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                event_type: &str,
+                source: &str,
+                subject: &str,
+                partition_key: &str,
+                data: &serde_json::Value,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO outbox (id, type, source, subject, partition_key, time, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(uuid::Uuid::now_v7())
+                .bind(event_type)
+                .bind(source)
+                .bind(subject)
+                .bind(partition_key)
+                .bind(now)
+                .bind(data.to_string())
+                .execute(&mut *conn)
+                .await?;
+                Ok(())
+            }
+
             async fn add_user_held(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 user_id: uuid::Uuid,
@@ -602,23 +684,20 @@ macro_rules! bookings_impl {
                 b: &$crate::Booking,
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StoreResult<()> {
-                sqlx::query(
-                    "INSERT INTO outbox (id, type, source, subject, partition_key, time, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                Self::outbox_raw(
+                    conn,
+                    event_type,
+                    $crate::BOOKINGS_SOURCE,
+                    &format!("bookings/{}", b.id),
+                    &b.id.to_string(),
+                    &$crate::bookings::event_data(b),
+                    now,
                 )
-                .bind(uuid::Uuid::now_v7())
-                .bind(event_type)
-                .bind($crate::BOOKINGS_SOURCE)
-                .bind(format!("bookings/{}", b.id))
-                .bind(b.id.to_string())
-                .bind(now)
-                .bind($crate::bookings::event_data(b).to_string())
-                .execute(&mut *conn)
-                .await?;
-                Ok(())
+                .await
             }
 
             /// The booking with its items, its row locked (PostgreSQL).
-            async fn booking_locked(
+            pub(crate) async fn booking_locked(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 id: uuid::Uuid,
             ) -> $crate::StoreResult<$crate::Booking> {

@@ -11,6 +11,7 @@
 pub mod bookings;
 pub mod idempotency;
 pub mod model;
+pub mod payments;
 pub mod postgres;
 pub mod sqlite;
 
@@ -27,6 +28,7 @@ pub use bookings::BookingStore;
 pub use error::StoreError;
 pub use idempotency::{IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use model::*;
+pub use payments::PaymentStore;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -52,7 +54,7 @@ impl Scope {
 /// The storage interface every function uses. Implementations must give the
 /// same results for the same calls; `tests/conformance.rs` checks that.
 #[async_trait]
-pub trait Store: BookingStore + IdempotencyStore + Send + Sync + 'static {
+pub trait Store: BookingStore + IdempotencyStore + PaymentStore + Send + Sync + 'static {
     /// Which backend this is (`postgres` or `sqlite`), for logs and metrics.
     fn backend(&self) -> &'static str;
 

@@ -54,3 +54,5 @@ crate::sql::store_impl!(PgStore, Postgres, {
 });
 
 crate::bookings::bookings_impl!(PgStore, Postgres);
+
+crate::payments::payments_impl!(PgStore, Postgres);

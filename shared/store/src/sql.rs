@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::{Currency, Event, EventStatus, StoreError, StoreResult, TicketType};
 
 pub(crate) const EVENT_COLS: &str = "id, organizer_id, title, description, venue, city, category, \
-     timezone, image_url, starts_at, ends_at, status, created_at, updated_at, published_at, hold_minutes";
+     timezone, image_url, starts_at, ends_at, status, created_at, updated_at, published_at, hold_minutes, refund_cutoff_hours";
 
 pub(crate) const USER_COLS: &str =
     "id, iss, sub, email, name, phone, notify_email, notify_sms, status, created_at";
@@ -96,6 +96,7 @@ where
         updated_at: row.try_get("updated_at")?,
         published_at: row.try_get("published_at")?,
         hold_minutes: row.try_get("hold_minutes")?,
+        refund_cutoff_hours: row.try_get("refund_cutoff_hours")?,
         ticket_types: Vec::new(),
     })
 }
@@ -134,7 +135,7 @@ pub(crate) const TT_JOINED: [&str; 12] = [
 /// Events joined to their ticket types in one round trip.
 pub(crate) const EVENT_JOIN_SELECT: &str = "SELECT e.id, e.organizer_id, e.title, e.description, \
      e.venue, e.city, e.category, e.timezone, e.image_url, e.starts_at, e.ends_at, e.status, \
-     e.created_at, e.updated_at, e.published_at, e.hold_minutes, t.id AS t_id, t.event_id AS t_event_id, \
+     e.created_at, e.updated_at, e.published_at, e.hold_minutes, e.refund_cutoff_hours, t.id AS t_id, t.event_id AS t_event_id, \
      t.name AS t_name, t.price_cents AS t_price_cents, t.currency AS t_currency, \
      t.capacity AS t_capacity, t.sold AS t_sold, t.held AS t_held, \
      t.max_per_order AS t_max_per_order, t.sales_start AS t_sales_start, \
@@ -722,8 +723,8 @@ macro_rules! store_impl {
                 let now = $crate::model::now();
                 sqlx::query(
                     "INSERT INTO events (id, organizer_id, title, description, venue, city, category, timezone, \
-                     image_url, starts_at, ends_at, status, created_at, updated_at, hold_minutes) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', $12, $12, $13)",
+                     image_url, starts_at, ends_at, status, created_at, updated_at, hold_minutes, refund_cutoff_hours) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'draft', $12, $12, $13, $14)",
                 )
                 .bind(id)
                 .bind(organizer_id)
@@ -738,6 +739,7 @@ macro_rules! store_impl {
                 .bind(event.ends_at)
                 .bind(now)
                 .bind(event.hold_minutes)
+                .bind(event.refund_cutoff_hours)
                 .execute(&self.pool)
                 .await?;
                 self.get_event(id, $crate::Scope::All).await
@@ -781,7 +783,7 @@ macro_rules! store_impl {
                 }
                 sqlx::query(
                     "UPDATE events SET title = $2, description = $3, venue = $4, city = $5, category = $6, \
-                     timezone = $7, image_url = $8, starts_at = $9, ends_at = $10, updated_at = $11, hold_minutes = $12 WHERE id = $1",
+                     timezone = $7, image_url = $8, starts_at = $9, ends_at = $10, updated_at = $11, hold_minutes = $12, refund_cutoff_hours = $13 WHERE id = $1",
                 )
                 .bind(id)
                 .bind(&event.title)
@@ -795,6 +797,7 @@ macro_rules! store_impl {
                 .bind(event.ends_at)
                 .bind($crate::model::now())
                 .bind(event.hold_minutes)
+                .bind(event.refund_cutoff_hours)
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;

@@ -78,3 +78,5 @@ crate::sql::store_impl!(SqliteStore, Sqlite, {
 });
 
 crate::bookings::bookings_impl!(SqliteStore, Sqlite);
+
+crate::payments::payments_impl!(SqliteStore, Sqlite);

@@ -45,6 +45,7 @@ fn new_event(title: &str, city: &str, category: &str, days: i64) -> NewEvent {
         starts_at,
         ends_at: starts_at + Duration::hours(3),
         hold_minutes: DEFAULT_HOLD_MINUTES,
+        refund_cutoff_hours: None,
     }
 }
 

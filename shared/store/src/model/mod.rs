@@ -4,6 +4,7 @@
 mod booking;
 mod currency;
 mod identity;
+mod payment;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -13,6 +14,7 @@ use uuid::Uuid;
 pub use booking::*;
 pub use currency::Currency;
 pub use identity::*;
+pub use payment::*;
 
 /// The `iss` stored for accounts of the built-in identity provider. Its
 /// tokens carry the platform's public URL as `iss`; accounts are keyed by
@@ -119,6 +121,9 @@ pub struct Event {
     pub published_at: Option<DateTime<Utc>>,
     /// How long a booking holds its tickets before it expires unpaid.
     pub hold_minutes: i32,
+    /// Buyers may cancel a paid booking for a refund until this many hours
+    /// before the start; `None`: no buyer refunds (organizers still can).
+    pub refund_cutoff_hours: Option<i32>,
     /// In creation order.
     pub ticket_types: Vec<TicketType>,
 }
@@ -162,6 +167,7 @@ pub struct NewEvent {
     pub ends_at: DateTime<Utc>,
     /// Minutes a booking holds its tickets unpaid (1 to 60).
     pub hold_minutes: i32,
+    pub refund_cutoff_hours: Option<i32>,
 }
 
 /// Hold time of an event unless its organizer sets another.
@@ -181,6 +187,8 @@ pub struct EventPatch {
     pub starts_at: Option<DateTime<Utc>>,
     pub ends_at: Option<DateTime<Utc>>,
     pub hold_minutes: Option<i32>,
+    /// `Some(None)` removes buyer refunds.
+    pub refund_cutoff_hours: Option<Option<i32>>,
 }
 
 impl EventPatch {
@@ -194,6 +202,7 @@ impl EventPatch {
             && self.image_url.is_none()
             && self.starts_at.is_none()
             && self.hold_minutes.is_none()
+            && self.refund_cutoff_hours.is_none()
             && self.ends_at.is_none()
     }
 
@@ -213,6 +222,7 @@ impl EventPatch {
             image_url,
             starts_at,
             hold_minutes,
+            refund_cutoff_hours,
             ends_at
         );
     }
