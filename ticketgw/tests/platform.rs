@@ -94,6 +94,44 @@ async fn demo_catalog_is_browsable() {
             .await
             .unwrap();
         assert_eq!(mine["items"][0]["id"], booking["id"]);
+
+        // And pays with the simulated provider, the local default.
+        let booking_id = booking["id"].as_str().unwrap();
+        let pay: Value = app
+            .request(Method::POST, &format!("/v1/bookings/{booking_id}/checkout"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(pay["provider"], "simulated", "{pay}");
+        let sim = pay["redirect_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap();
+        let r = app
+            .request(
+                Method::POST,
+                &format!("/v1/payments/simulated/{sim}/succeed"),
+            )
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let b: Value = app
+            .request(Method::GET, &format!("/v1/bookings/{booking_id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(b["status"], "confirmed");
     }
 }
 
@@ -178,6 +216,10 @@ async fn openapi_is_generated_and_complete() {
         ("/v1/bookings/{id}/cancel", "post"),
         ("/v1/me/bookings", "get"),
         ("/v1/events/{id}/bookings", "get"),
+        ("/v1/bookings/{id}/checkout", "post"),
+        ("/v1/payments/webhooks/{provider}", "post"),
+        ("/v1/payments/{id}/refund", "post"),
+        ("/v1/payments/simulated/{id}/succeed", "post"),
     ] {
         assert!(
             paths.get(path).and_then(|p| p.get(method)).is_some(),
