@@ -18,6 +18,7 @@ pub const FUNCTIONS: &[FunctionSpec] = &[
     catalog_manage::FUNCTION,
     bookings::FUNCTION,
     payments::FUNCTION,
+    tickets::FUNCTION,
 ];
 
 /// The local platform's configuration: the functions' configuration with

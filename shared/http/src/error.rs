@@ -36,6 +36,11 @@ pub struct ProblemDoc {
     pub code: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// RFC 9457 extension members of this problem (e.g. `checked_in_at` and
+    /// `gate` of `already_checked_in`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extensions: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The error every handler returns. Client-facing text is chosen by the code
@@ -48,6 +53,8 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     headers: Vec<(HeaderName, HeaderValue)>,
+    /// Boxed: most errors have none, and the error stays small.
+    extensions: Option<Box<serde_json::Map<String, serde_json::Value>>>,
     source: Option<anyhow::Error>,
 }
 
@@ -59,6 +66,7 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             headers: Vec::new(),
+            extensions: None,
             source: None,
         }
     }
@@ -182,7 +190,22 @@ impl ApiError {
             detail: self.detail.clone(),
             code: self.code.to_string(),
             errors: self.errors.clone(),
+            extensions: self.extensions.as_deref().cloned().unwrap_or_default(),
         }
+    }
+
+    /// Adds an extension member to the problem body (not `type`, `title`,
+    /// `status`, `detail`, `code` or `errors`, which it cannot replace).
+    pub fn with_extension(mut self, key: &str, value: serde_json::Value) -> Self {
+        if !matches!(
+            key,
+            "type" | "title" | "status" | "detail" | "code" | "errors"
+        ) {
+            self.extensions
+                .get_or_insert_with(Default::default)
+                .insert(key.to_string(), value);
+        }
+        self
     }
 }
 

@@ -602,6 +602,7 @@ macro_rules! bookings_impl {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
+                Self::issue_tickets_in(conn, b, now).await?;
                 let mut after = b.clone();
                 after.status = $crate::BookingStatus::Confirmed;
                 Self::outbox_in(conn, "booking.confirmed", &after, now).await?;
@@ -633,6 +634,7 @@ macro_rules! bookings_impl {
                     .bind(now)
                     .execute(&mut *conn)
                     .await?;
+                Self::revoke_tickets_in(conn, b.id, now).await?;
                 let mut after = b.clone();
                 after.status = to;
                 Self::outbox_in(conn, event_type, &after, now).await?;

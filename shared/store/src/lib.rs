@@ -14,6 +14,7 @@ pub mod model;
 pub mod payments;
 pub mod postgres;
 pub mod sqlite;
+pub mod tickets;
 
 mod error;
 mod sql;
@@ -29,6 +30,7 @@ pub use error::StoreError;
 pub use idempotency::{IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use model::*;
 pub use payments::PaymentStore;
+pub use tickets::TicketStore;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -54,7 +56,9 @@ impl Scope {
 /// The storage interface every function uses. Implementations must give the
 /// same results for the same calls; `tests/conformance.rs` checks that.
 #[async_trait]
-pub trait Store: BookingStore + IdempotencyStore + PaymentStore + Send + Sync + 'static {
+pub trait Store:
+    BookingStore + IdempotencyStore + PaymentStore + TicketStore + Send + Sync + 'static
+{
     /// Which backend this is (`postgres` or `sqlite`), for logs and metrics.
     fn backend(&self) -> &'static str;
 

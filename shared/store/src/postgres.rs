@@ -56,3 +56,5 @@ crate::sql::store_impl!(PgStore, Postgres, {
 crate::bookings::bookings_impl!(PgStore, Postgres);
 
 crate::payments::payments_impl!(PgStore, Postgres);
+
+crate::tickets::tickets_impl!(PgStore, Postgres);

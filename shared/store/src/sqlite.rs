@@ -80,3 +80,5 @@ crate::sql::store_impl!(SqliteStore, Sqlite, {
 crate::bookings::bookings_impl!(SqliteStore, Sqlite);
 
 crate::payments::payments_impl!(SqliteStore, Sqlite);
+
+crate::tickets::tickets_impl!(SqliteStore, Sqlite);

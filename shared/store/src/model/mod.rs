@@ -5,6 +5,7 @@ mod booking;
 mod currency;
 mod identity;
 mod payment;
+mod ticket;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -15,6 +16,7 @@ pub use booking::*;
 pub use currency::Currency;
 pub use identity::*;
 pub use payment::*;
+pub use ticket::*;
 
 /// The `iss` stored for accounts of the built-in identity provider. Its
 /// tokens carry the platform's public URL as `iss`; accounts are keyed by
