@@ -314,23 +314,28 @@ async fn stripe_checkout_webhooks_replays_and_rotation() {
     }
 }
 
-/// Counts rows a webhook could write.
-async fn write_marks(app: &TestApp) -> (usize, String) {
-    let outbox = app
-        .state
-        .store
-        .outbox_after(0, 100_000)
-        .await
-        .unwrap()
-        .len();
-    let payments: Vec<String> = {
-        let mut v = Vec::new();
-        for e in app.state.store.outbox_after(0, 100_000).await.unwrap() {
-            v.push(e.event_type);
-        }
-        v
-    };
-    (outbox, payments.join(","))
+/// Every row a webhook could write or change: provider events seen, outbox
+/// events, refunds, and the payments and bookings as they stand.
+async fn write_marks(app: &TestApp) -> Vec<String> {
+    const SQL: &str = "SELECT 'payment_events', COUNT(*) FROM payment_events \
+        UNION ALL SELECT 'outbox', COUNT(*) FROM outbox \
+        UNION ALL SELECT 'refunds', COUNT(*) FROM refunds \
+        UNION ALL SELECT status || ':' || CAST(refunded_cents AS TEXT), COUNT(*) FROM payments GROUP BY 1 \
+        UNION ALL SELECT status, COUNT(*) FROM bookings GROUP BY 1";
+    macro_rules! q {
+        ($pool:expr) => {{
+            let pool = $pool;
+            let rows: Vec<(String, i64)> = sqlx::query_as(SQL).fetch_all(&pool).await.unwrap();
+            pool.close().await;
+            let mut v: Vec<String> = rows.into_iter().map(|(k, n)| format!("{k}={n}")).collect();
+            v.sort();
+            v
+        }};
+    }
+    match app.db.backend {
+        tg_testkit::Backend::Postgres => q!(sqlx::PgPool::connect(&app.db.url).await.unwrap()),
+        tg_testkit::Backend::Sqlite => q!(sqlx::SqlitePool::connect(&app.db.url).await.unwrap()),
+    }
 }
 
 #[tokio::test]
@@ -530,7 +535,97 @@ async fn fifty_refunds_at_once_give_one() {
                 "payment.refunded"
             ]
         );
+        racy_refunds_negative_control(&app).await;
     }
+}
+
+/// Negative control: refunding by "read what is left, then write" without
+/// the payment's row lock lets several full refunds through, and the count
+/// the test above asserts on catches it.
+async fn racy_refunds_negative_control(app: &TestApp) {
+    let (_, _, _, token, booking) = held(app, json!({})).await;
+    let r = send(
+        app,
+        &token,
+        Method::POST,
+        &format!("/v1/bookings/{booking}/checkout"),
+        None,
+    )
+    .await;
+    let sim = r.1["redirect_url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_string();
+    app.request(
+        Method::POST,
+        &format!("/v1/payments/simulated/{sim}/succeed"),
+    )
+    .send()
+    .await
+    .unwrap();
+    let pay: uuid::Uuid = r.1["payment_id"].as_str().unwrap().parse().unwrap();
+    macro_rules! racy {
+        ($pool:expr) => {{
+            let pool = $pool;
+            let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(50));
+            let mut set = tokio::task::JoinSet::new();
+            for _ in 0..50 {
+                let (pool, barrier) = (pool.clone(), barrier.clone());
+                set.spawn(async move {
+                    barrier.wait().await;
+                    let (left,): (i64,) =
+                        sqlx::query_as("SELECT amount_cents - refunded_cents FROM payments WHERE id = $1")
+                            .bind(pay)
+                            .fetch_one(&pool)
+                            .await
+                            .unwrap();
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    if left > 0 {
+                        let now = chrono::Utc::now();
+                        sqlx::query(
+                            "INSERT INTO refunds (id, payment_id, amount_cents, status, reason, created_at, updated_at) \
+                             VALUES ($1, $2, $3, 'pending', 'racy', $4, $4)",
+                        )
+                        .bind(uuid::Uuid::now_v7())
+                        .bind(pay)
+                        .bind(left)
+                        .bind(now)
+                        .execute(&pool)
+                        .await
+                        .unwrap();
+                    }
+                });
+            }
+            while let Some(r) = set.join_next().await {
+                r.unwrap();
+            }
+            pool.close().await;
+        }};
+    }
+    match app.db.backend {
+        tg_testkit::Backend::Postgres => racy!(sqlx::PgPool::connect(&app.db.url).await.unwrap()),
+        tg_testkit::Backend::Sqlite => racy!(
+            sqlx::sqlite::SqlitePoolOptions::new()
+                .max_connections(10)
+                .connect_with(
+                    app.db
+                        .url
+                        .parse::<sqlx::sqlite::SqliteConnectOptions>()
+                        .unwrap()
+                        .busy_timeout(std::time::Duration::from_secs(30)),
+                )
+                .await
+                .unwrap()
+        ),
+    }
+    let refunds = app.state.store.refunds_of(pay).await.unwrap();
+    assert!(
+        refunds.len() > 1,
+        "the unguarded refund path refunds more than once"
+    );
 }
 
 #[tokio::test]
