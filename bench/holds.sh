@@ -15,16 +15,20 @@
 # Environment knobs (all optional):
 #   SKIP_BUILD=1          reuse target/dist/{ticketgw,loadgen} as they are
 #   BACKENDS="postgres sqlite"
-#   PG_RATE=1000 SQLITE_RATE=1000   peak arrival rate per backend, req/s
+#   PG_RATE=1100 SQLITE_RATE=1300   peak arrival rate per backend, req/s (about
+#                         95% of what each can hold on the project's 2-core machine)
 #   DURATION=10           peak and overload phase length, s
 #   WARMUP=2              warm-up at the peak rate, s
 #   OVERLOAD_FACTOR=5     overload rate = factor x measured peak holds/s
 #   BUYERS=500 CAPACITY=10000
-#   POOL_SIZE=10          TICKETGW_DB_POOL_SIZE; also the raw ceiling's connections
+#   POOL_SIZE=5           TICKETGW_DB_POOL_SIZE (the platform default; 10 and more
+#                         hold fewer tickets/s: see bench/README.md); also the raw
+#                         ceiling's connections
 #   MAX_INFLIGHT=64       TICKETGW_BOOKING_MAX_INFLIGHT (the platform default)
 #   RAW_SECONDS=5         raw ceiling measurement, s
 #   WAIT_IDLE=300         wait up to this many seconds for the host to be <= 10%
 #                         busy before each backend (0: measure at once)
+#   WAIT_IDLE_PHASE=60    the same before each load phase (loadgen --wait-idle)
 #   PG_BASE_URL=postgres://postgres@127.0.0.1:5432
 set -euo pipefail
 
@@ -32,17 +36,18 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
 
 BACKENDS=${BACKENDS:-postgres sqlite}
-PG_RATE=${PG_RATE:-1000}
-SQLITE_RATE=${SQLITE_RATE:-1000}
+PG_RATE=${PG_RATE:-1100}
+SQLITE_RATE=${SQLITE_RATE:-1300}
 DURATION=${DURATION:-10}
 WARMUP=${WARMUP:-2}
 OVERLOAD_FACTOR=${OVERLOAD_FACTOR:-5}
 BUYERS=${BUYERS:-500}
 CAPACITY=${CAPACITY:-10000}
-POOL_SIZE=${POOL_SIZE:-10}
+POOL_SIZE=${POOL_SIZE:-5}
 MAX_INFLIGHT=${MAX_INFLIGHT:-64}
 RAW_SECONDS=${RAW_SECONDS:-5}
 WAIT_IDLE=${WAIT_IDLE:-300}
+WAIT_IDLE_PHASE=${WAIT_IDLE_PHASE:-60}
 PG_BASE_URL=${PG_BASE_URL:-postgres://postgres@127.0.0.1:5432}
 
 GW_BIN=$ROOT/target/dist/ticketgw
@@ -186,6 +191,7 @@ run_backend() {
         --overload-factor "$OVERLOAD_FACTOR" \
         --database-url "$db_url" "${raw_args[@]}" \
         --raw-seconds "$RAW_SECONDS" --raw-connections "$POOL_SIZE" \
+        --wait-idle "$WAIT_IDLE_PHASE" --server-pid "$GW_PID" \
         --json "$WORK/$backend.json" >"$WORK/$backend.txt" 2>"$WORK/$backend-progress.txt" || status=$?
     cat "$WORK/$backend-progress.txt" >&2
     cat "$WORK/$backend.txt" >&2
@@ -265,10 +271,12 @@ row("overload 201 p50 / p99 (ms)", lambda r: lat(phase(r, "overload"), "accepted
 row("overload max latency (ms)", lambda r: f(phase(r, "overload")["latency_ms"]["all"]["max"]) if phase(r, "overload") else "-", "<= 1000")
 row("requests > 1 s / errors (all phases)", lambda r: "{} / {}".format(
     sum(p["over_1s"] for p in r["phases"]), sum(p["errors"] for p in r["phases"])), "0 / 0")
+row("other work on the host, peak / overload (% of a core)", lambda r: " / ".join(
+    f(p["cpu"]["other_work_pct_of_one_core"]) if p and p["cpu"] else "-" for p in (phase(r, "peak"), phase(r, "overload"))), "~0")
 row("host busy before / after (other work)", lambda r: "")
 rows[-1] = (rows[-1][0], [f"{hosts[b][0]}% / {hosts[b][1]}%" for b in backends], "")
-row("ticketgw RSS after the run (MiB)", lambda r: "")
-rows[-1] = (rows[-1][0], [f"{hosts[b][2] / 1024:.0f}" for b in backends], "")
+row("ticketgw RSS after buyers' login / after the run (MiB)", lambda r: "")
+rows[-1] = (rows[-1][0], [f"{(runs[b].get('server_rss_kib_after_setup') or 0) / 1024:.0f} / {hosts[b][2] / 1024:.0f}" for b in backends], "")
 
 w0 = max(len(r[0]) for r in rows)
 ws = [max(len(b), *(len(r[1][i]) for r in rows)) for i, b in enumerate(backends)]
@@ -283,10 +291,10 @@ for b in backends:
         if p is None or not p["cpu"]:
             continue
         progs = ", ".join(f'{x["name"]} {x["pct"]:.0f}%' for x in p["cpu"]["programs_pct_of_one_core"])
-        print(f"cpu {b} {name}: host {p['cpu']['host_busy_pct']:.0f}% busy of {p['cpu']['cores']:.0f} cores; {progs}")
+        print(f"cpu {b} {name}: host {p['cpu']['host_busy_pct']:.0f}% busy of {p['cpu']['cores']:.0f} cores; {progs}; other work {p['cpu']['other_work_pct_of_one_core']:.0f}%")
     if r["raw"] and r["raw"]["cpu"]:
         progs = ", ".join(f'{x["name"]} {x["pct"]:.0f}%' for x in r["raw"]["cpu"]["programs_pct_of_one_core"])
-        print(f"cpu {b} raw ceiling: host {r['raw']['cpu']['host_busy_pct']:.0f}% busy; {progs}")
+        print(f"cpu {b} raw ceiling: host {r['raw']['cpu']['host_busy_pct']:.0f}% busy; {progs}; other work {r['raw']['cpu']['other_work_pct_of_one_core']:.0f}%")
 for b in backends:
     if hosts[b][3] == 3:
         print(f"{b}: OVERSOLD tickets found (loadgen exit 3)")

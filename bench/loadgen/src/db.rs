@@ -102,6 +102,8 @@ pub struct Raw {
     pub latency: Histogram<u64>,
     /// PostgreSQL's `synchronous_commit` for the session (None on SQLite).
     pub synchronous_commit: Option<String>,
+    /// Where the CPU went during the measured window.
+    pub cpu: serde_json::Value,
 }
 
 impl Raw {
@@ -127,6 +129,17 @@ pub async fn raw_ceiling(
     let t0 = Instant::now();
     let (from, to) = (t0 + warmup, t0 + warmup + measure);
     let mut workers = tokio::task::JoinSet::new();
+    // CPU over the measured window only (the workers' connections are gone
+    // by the time this function returns, and their CPU time with them).
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(from.into()).await;
+        let a = crate::cpu::snapshot();
+        tokio::time::sleep_until(to.into()).await;
+        match (a, crate::cpu::snapshot()) {
+            (Some(a), Some(b)) => crate::cpu::between(&a, &b),
+            _ => serde_json::Value::Null,
+        }
+    });
 
     macro_rules! spawn_workers {
         ($pool:expr) => {{
@@ -213,5 +226,6 @@ pub async fn raw_ceiling(
         updates: updates.load(Ordering::Relaxed),
         latency,
         synchronous_commit,
+        cpu: cpu.await?,
     })
 }

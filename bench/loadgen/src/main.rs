@@ -101,6 +101,14 @@ struct Args {
     /// total connections, TICKETGW_DB_POOL_SIZE × instances).
     #[arg(long, default_value_t = 5)]
     raw_connections: u32,
+    /// Before each phase, wait up to this many seconds for the host to be
+    /// at most 10% busy (other work on a shared host skews every figure).
+    #[arg(long, default_value_t = 0)]
+    wait_idle: u64,
+    /// The server's process id: its memory (VmRSS) is recorded after each
+    /// phase.
+    #[arg(long)]
+    server_pid: Option<u32>,
     /// Driver runtime worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -158,6 +166,26 @@ struct PhaseRun {
     target: Target,
     stats: PhaseStats,
     cpu: Value,
+    /// Host busy % (other work) just before the phase, when waited for.
+    busy_before: Option<f64>,
+    /// The server's VmRSS after the phase, KiB.
+    server_rss_kib: Option<u64>,
+}
+
+/// What every phase does around its load.
+struct Around {
+    wait_idle: Duration,
+    server_pid: Option<u32>,
+}
+
+impl Around {
+    /// Lets a shared host settle first; returns how busy it was.
+    async fn settle(&self) -> Option<f64> {
+        if self.wait_idle.is_zero() {
+            return None;
+        }
+        cpu::wait_idle(self.wait_idle, 10.0).await
+    }
 }
 
 impl PhaseRun {
@@ -174,17 +202,21 @@ impl PhaseRun {
         v["ticket_type_id"] = json!(self.target.ticket_type_id);
         v["capacity"] = json!(self.target.capacity);
         v["cpu"] = self.cpu.clone();
+        v["host_busy_before_pct"] = json!(self.busy_before.map(|b| (b * 10.0).round() / 10.0));
+        v["server_rss_kib"] = json!(self.server_rss_kib);
         v
     }
 }
 
 async fn phase(
     load: &phase::Load,
+    around: &Around,
     name: &'static str,
     target: Target,
     rate: f64,
     duration: Duration,
 ) -> PhaseRun {
+    let busy_before = around.settle().await;
     log(format!(
         "{name}: {rate:.0} req/s for {:.1} s ({} requests) on ticket type {}",
         duration.as_secs_f64(),
@@ -204,6 +236,8 @@ async fn phase(
         target,
         stats,
         cpu,
+        busy_before,
+        server_rss_kib: around.server_pid.and_then(cpu::rss_kib),
     };
     log(format!(
         "{name}: {} sent, {} held ({:.0} holds/s), {} sold out, {} refused, {} errors; cpu: {}",
@@ -271,11 +305,16 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         .collect::<anyhow::Result<Vec<_>>>()?;
     let load = phase::Load {
         client,
-        url: Arc::from(format!("{base}/v1/bookings")),
+        url: reqwest::Url::parse(&format!("{base}/v1/bookings")).context("--url")?,
         buyers: Arc::new(buyers),
         quantity: args.quantity,
     };
     let secs = Duration::from_secs_f64;
+    let around = Around {
+        wait_idle: Duration::from_secs(args.wait_idle),
+        server_pid: args.server_pid,
+    };
+    let rss_after_setup = args.server_pid.and_then(cpu::rss_kib);
     let pause = || tokio::time::sleep(Duration::from_secs(2));
 
     let mut phases = Vec::new();
@@ -283,13 +322,31 @@ async fn run(args: Args) -> anyhow::Result<bool> {
         let target = api
             .create_target(&admin, &format!("{run_id} warmup"), args.capacity)
             .await?;
-        phases.push(phase(&load, "warmup", target, args.rate, secs(args.warmup)).await);
+        phases.push(
+            phase(
+                &load,
+                &around,
+                "warmup",
+                target,
+                args.rate,
+                secs(args.warmup),
+            )
+            .await,
+        );
         pause().await;
     }
     let target = api
         .create_target(&admin, &format!("{run_id} peak"), args.capacity)
         .await?;
-    let peak = phase(&load, "peak", target, args.rate, secs(args.duration)).await;
+    let peak = phase(
+        &load,
+        &around,
+        "peak",
+        target,
+        args.rate,
+        secs(args.duration),
+    )
+    .await;
     let peak_holds = peak.holds_per_sec();
     phases.push(peak);
     let overload_rate = args
@@ -301,7 +358,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             .create_target(&admin, &format!("{run_id} overload"), args.capacity)
             .await?;
         let d = secs(args.overload_duration.unwrap_or(args.duration));
-        phases.push(phase(&load, "overload", target, overload_rate, d).await);
+        phases.push(phase(&load, &around, "overload", target, overload_rate, d).await);
     }
 
     // The raw ceiling, with the platform idle.
@@ -313,13 +370,13 @@ async fn run(args: Args) -> anyhow::Result<bool> {
     let raw = match (&raw_url, args.raw_seconds > 0.0) {
         (Some(url), true) => {
             pause().await;
+            around.settle().await;
             log(format!(
                 "raw ceiling: `{}` in autocommit, {} connections, {} s",
                 db::HOT_UPDATE,
                 args.raw_connections,
                 args.raw_seconds
             ));
-            let before = cpu::snapshot();
             let r = db::raw_ceiling(
                 url,
                 args.raw_connections,
@@ -327,10 +384,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
                 secs(args.raw_seconds),
             )
             .await?;
-            let cpu = match (before, cpu::snapshot()) {
-                (Some(a), Some(b)) => cpu::between(&a, &b),
-                _ => Value::Null,
-            };
+            let cpu = r.cpu.clone();
             log(format!(
                 "raw ceiling: {:.0} updates/s; cpu: {}",
                 r.per_sec(),
@@ -436,10 +490,16 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             );
         }
         println!(
-            "  {} cpu: {}; driver send lag max {:.1} ms",
+            "  {} cpu: {}; driver send lag max {:.1} ms{}{}",
             p.name,
             cpu::describe(&p.cpu),
-            p.stats.max_send_lag.as_secs_f64() * 1e3
+            p.stats.max_send_lag.as_secs_f64() * 1e3,
+            p.busy_before
+                .map(|b| format!("; host {b:.0}% busy just before"))
+                .unwrap_or_default(),
+            p.server_rss_kib
+                .map(|k| format!("; server RSS after {:.0} MiB", k as f64 / 1024.0))
+                .unwrap_or_default(),
         );
     }
     match &raw {
@@ -543,6 +603,7 @@ async fn run(args: Args) -> anyhow::Result<bool> {
             "label": args.label,
             "url": base,
             "run_id": run_id,
+            "server_rss_kib_after_setup": rss_after_setup,
             "buyers": args.buyers,
             "capacity": args.capacity,
             "quantity": args.quantity,

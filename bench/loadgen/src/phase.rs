@@ -16,7 +16,7 @@ use crate::stats::{Outcome, PhaseStats};
 pub struct Load {
     pub client: reqwest::Client,
     /// `<base>/v1/bookings`
-    pub url: Arc<str>,
+    pub url: reqwest::Url,
     /// `Bearer <token>` per buyer, used round-robin.
     pub buyers: Arc<Vec<HeaderValue>>,
     pub quantity: i64,
@@ -59,7 +59,7 @@ pub async fn run(load: &Load, target: &Target, rate: f64, duration: Duration) ->
                 stats.clone(),
             );
             tasks.spawn(async move {
-                let outcome = hold(&client, &url, auth, body).await;
+                let outcome = hold(&client, url, auth, body).await;
                 let done = Instant::now();
                 stats.lock().unwrap_or_else(|p| p.into_inner()).record(
                     &outcome,
@@ -80,7 +80,12 @@ pub async fn run(load: &Load, target: &Target, rate: f64, duration: Duration) ->
     stats.lock().unwrap_or_else(|p| p.into_inner()).clone()
 }
 
-async fn hold(client: &reqwest::Client, url: &str, auth: HeaderValue, body: Bytes) -> Outcome {
+async fn hold(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    auth: HeaderValue,
+    body: Bytes,
+) -> Outcome {
     let resp = match client
         .post(url)
         .header(AUTHORIZATION, auth)

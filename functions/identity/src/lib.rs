@@ -279,7 +279,7 @@ async fn login(
         None => (None, tg_idp::passwords::dummy_hash().to_string()),
     };
     let password = body.password.clone();
-    let ok = tokio::task::spawn_blocking(move || tg_idp::passwords::verify(&password, &hash))
+    let ok = tg_idp::passwords::verify_async(password, hash)
         .await
         .map_err(ApiError::internal)?;
     let user = match (user, ok) {

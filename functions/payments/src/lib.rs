@@ -217,10 +217,8 @@ async fn deliver(
 ) -> Result<Response, ApiError> {
     let started = std::time::Instant::now();
     let outcome = flow::handle_webhook(&state.store, provider, signature, body, Utc::now()).await;
-    tracing::debug!(
-        elapsed_us = started.elapsed().as_micros() as u64,
-        "webhook handled"
-    );
+    metrics::histogram!("payment_webhook_seconds", "provider" => provider.name())
+        .record(started.elapsed().as_secs_f64());
     match outcome? {
         flow::Delivery::Done(outcome) => Ok(axum::Json(WebhookReply {
             received: true,

@@ -43,6 +43,30 @@ pub fn dummy_hash() -> &'static str {
     DUMMY.get_or_init(|| hash(&uuid::Uuid::new_v4().to_string()).unwrap_or_default())
 }
 
+/// At most one argon2 computation per CPU at a time: each takes 19 MiB and
+/// a core for tens of milliseconds, so a burst of logins queues here instead
+/// of spreading over hundreds of blocking threads (whose allocator arenas
+/// would keep the memory) and starving the runtime.
+fn gate() -> &'static tokio::sync::Semaphore {
+    static GATE: std::sync::OnceLock<tokio::sync::Semaphore> = std::sync::OnceLock::new();
+    GATE.get_or_init(|| {
+        let cpus = std::thread::available_parallelism().map_or(2, std::num::NonZeroUsize::get);
+        tokio::sync::Semaphore::new(cpus)
+    })
+}
+
+/// [`hash`] on a blocking thread, at most one per CPU at once.
+pub async fn hash_async(password: String) -> anyhow::Result<String> {
+    let _permit = gate().acquire().await?;
+    tokio::task::spawn_blocking(move || hash(&password)).await?
+}
+
+/// [`verify`] on a blocking thread, at most one per CPU at once.
+pub async fn verify_async(password: String, phc: String) -> anyhow::Result<bool> {
+    let _permit = gate().acquire().await?;
+    Ok(tokio::task::spawn_blocking(move || verify(&password, &phc)).await?)
+}
+
 /// Whether the stored hash uses weaker parameters than today's (rehash on login).
 pub fn needs_rehash(phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {

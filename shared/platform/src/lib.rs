@@ -237,6 +237,5 @@ pub async fn ensure_admin(
 
 /// argon2id off the async threads.
 pub async fn hash_password(password: &str) -> anyhow::Result<String> {
-    let password = password.to_string();
-    tokio::task::spawn_blocking(move || tg_idp::passwords::hash(&password)).await?
+    tg_idp::passwords::hash_async(password.to_string()).await
 }

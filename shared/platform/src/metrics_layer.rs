@@ -20,7 +20,8 @@ pub fn handle() -> &'static PrometheusHandle {
     HANDLE.get_or_init(|| {
         let builder = PrometheusBuilder::new();
         let builder = match builder.set_buckets_for_metric(
-            Matcher::Full("http_request_duration_seconds".into()),
+            // Every `*_seconds` histogram (request latency, webhook handling).
+            Matcher::Suffix("_seconds".into()),
             LATENCY_BUCKETS,
         ) {
             Ok(b) => b,
