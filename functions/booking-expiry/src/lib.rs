@@ -109,14 +109,11 @@ async fn tick(State(state): State<AppState>) -> Result<axum::Json<SweepReport>, 
 }
 
 /// Runs [`sweep`] every `every` until the process ends (the local
-/// platform's timer). Errors are logged and retried on the next tick.
+/// platform's timer).
 pub async fn run_timer(store: DynStore, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        if let Err(e) = sweep(&store).await {
-            tracing::warn!(error = %e, "expiry sweep failed; retrying on the next tick");
-        }
-    }
+    tg_platform::every(every, "expiry sweep", || {
+        let store = store.clone();
+        async move { sweep(&store).await.map(|_| ()) }
+    })
+    .await
 }

@@ -22,7 +22,7 @@ use axum::{Extension, Router};
 use tg_auth::Caller;
 use tg_http::pagination::{PageParams, Paged};
 use tg_http::{ApiError, Json, Path, ProblemDoc, Query};
-use tg_platform::{AppState, ClientIp, FunctionSpec};
+use tg_platform::{AppState, BearerAuth, ClientIp, FunctionSpec};
 use tg_store::{Booking, Role, Scope, StoreError};
 use tokio::sync::Semaphore;
 use utoipa::OpenApi;
@@ -71,24 +71,6 @@ pub fn router(state: AppState) -> Router {
     tags((name = "bookings", description = "Holds, bookings and cancellation"))
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()

@@ -14,7 +14,7 @@ use tg_catalog::{
     UpdateTicketTypeRequest,
 };
 use tg_http::{ApiError, Json, Path, ProblemDoc};
-use tg_platform::{AppState, FunctionSpec};
+use tg_platform::{AppState, BearerAuth, FunctionSpec};
 use tg_store::Role;
 use utoipa::OpenApi;
 use uuid::Uuid;
@@ -55,24 +55,6 @@ pub fn router(state: AppState) -> Router {
     tags((name = "catalog-manage", description = "Organizer catalog writes"))
 )]
 struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                HttpBuilder::new()
-                    .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()

@@ -75,12 +75,9 @@ async fn tick(State(state): State<AppState>) -> Result<axum::Json<ReconcileRepor
 
 /// Runs [`pass`] every `every` (the local platform's timer).
 pub async fn run_timer(state: AppState, every: Duration) {
-    let mut interval = tokio::time::interval(every);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        if let Err(e) = pass(&state).await {
-            tracing::warn!(error = ?e, "reconciliation pass failed; retrying on the next tick");
-        }
-    }
+    tg_platform::every(every, "reconciliation pass", || {
+        let state = state.clone();
+        async move { pass(&state).await.map(|_| ()) }
+    })
+    .await
 }

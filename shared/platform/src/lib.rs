@@ -69,6 +69,45 @@ impl FromRef<AppState> for Arc<Authenticator> {
     }
 }
 
+/// Adds the `bearer` (JWT) security scheme to a function's OpenAPI document:
+/// `#[openapi(modifiers(&tg_platform::BearerAuth))]`.
+pub struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// Runs `tick` every `every` until the process ends (the local platform's
+/// stand-in for a Knative PingSource). A failing tick is logged and the
+/// next one runs as usual.
+pub async fn every<F, Fut, E>(every: std::time::Duration, what: &'static str, mut tick: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Debug,
+{
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(e) = tick().await {
+            tracing::warn!(error = ?e, "{what} failed; retrying on the next tick");
+        }
+    }
+}
+
 /// A function: one endpoint or a small group that scales together.
 #[derive(Clone, Copy)]
 pub struct FunctionSpec {
