@@ -229,7 +229,10 @@ async fn publish_event(
     Ok(Json(EventView::from(event)))
 }
 
-/// Cancel an event (owner or admin).
+/// Cancel an event (owner or admin). In the same transaction held bookings
+/// are cancelled, every ticket is revoked and each paid booking gets a full
+/// refund, which the provider is then asked for; `event.cancelled` goes to
+/// the outbox (the notifications tell the holders).
 #[utoipa::path(
     post,
     path = "/v1/events/{id}/cancel",
@@ -252,7 +255,22 @@ async fn cancel_event(
         .store
         .cancel_event(id, caller.scope(), Utc::now())
         .await?;
-    tracing::info!(event_id = %id, "event cancelled");
     state.catalog_changed();
+    // Held bookings were cancelled and paid ones had full refunds reserved
+    // in the same transaction; ask the provider for them now (what it does
+    // not answer, the reconciler retries).
+    let mut refunded = 0usize;
+    if let Some(provider) = &state.payments {
+        for r in state.store.pending_refunds_of_event(id).await? {
+            let payment = state.store.get_payment(r.payment_id).await?;
+            let done =
+                payments::flow::execute_refund(&state.store, provider.as_ref(), &payment, &r)
+                    .await?;
+            if done.status == tg_store::RefundState::Succeeded {
+                refunded += 1;
+            }
+        }
+    }
+    tracing::info!(event_id = %id, refunded, "event cancelled");
     Ok(Json(EventView::from(event)))
 }

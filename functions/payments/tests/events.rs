@@ -362,11 +362,14 @@ async fn a_payment_at_the_moment_of_expiry_is_never_lost() {
         let store = app.state.store.clone();
         let provider = app.state.payments.clone().unwrap();
         let mut outcomes: HashMap<&'static str, usize> = HashMap::new();
+        let mut skipped = 0;
         for round in 0..30 {
             let (event, tt) = on_sale(&store, 2, 1).await;
             let (buyer, rival) = (a_buyer(&store).await, a_buyer(&store).await);
-            // A hold that lapses a few milliseconds from now.
-            let lag = Duration::milliseconds(20 + (round % 5) * 10);
+            // A hold that lapses `lag` from now; paying and checking out
+            // happen before that, then the race starts right at the lapse.
+            let lag = Duration::milliseconds(250 + (round % 5) * 20);
+            let t0 = tokio::time::Instant::now();
             let b = store
                 .hold(&NewHold {
                     user_id: buyer,
@@ -380,9 +383,12 @@ async fn a_payment_at_the_moment_of_expiry_is_never_lost() {
                 })
                 .await
                 .unwrap();
-            let c = payments::flow::checkout(&store, provider.as_ref(), b.id, buyer)
-                .await
-                .unwrap();
+            let Ok(c) = payments::flow::checkout(&store, provider.as_ref(), b.id, buyer).await
+            else {
+                // A very slow machine missed the window: not a verdict.
+                skipped += 1;
+                continue;
+            };
             let pid = c.payment.provider_payment_id.clone();
             // The buyer pays at the provider (its webhook is the one raced below).
             let sim = app.state.simulated_payments.clone().unwrap();
@@ -390,7 +396,7 @@ async fn a_payment_at_the_moment_of_expiry_is_never_lost() {
                 .await
                 .unwrap()
                 .unwrap();
-            tokio::time::sleep(lag.to_std().unwrap()).await;
+            tokio::time::sleep_until(t0 + lag.to_std().unwrap()).await;
             // At the edge: the sweep, a rival wanting every ticket, and the payment.
             let (s1, s2, s3, p3) = (
                 store.clone(),
@@ -450,7 +456,8 @@ async fn a_payment_at_the_moment_of_expiry_is_never_lost() {
             assert!(e.ticket_types[0].sold + e.ticket_types[0].held <= 2);
             *outcomes.entry(how).or_default() += 1;
         }
-        eprintln!("{backend:?}: {outcomes:?}");
+        eprintln!("{backend:?}: {outcomes:?}, {skipped} rounds skipped");
+        assert!(skipped < 10, "{backend:?}: too slow to race at the lapse");
 
         // Negative control: confirming naively (ignore "sold out", no refund)
         // after the rival took the tickets leaves a paid booking with no
@@ -466,14 +473,14 @@ async fn a_payment_at_the_moment_of_expiry_is_never_lost() {
                     quantity: 2,
                 }],
                 max_held_per_user: 10,
-                now: Utc::now() - Duration::minutes(1) + Duration::milliseconds(30),
+                now: Utc::now() - Duration::minutes(1) + Duration::milliseconds(400),
             })
             .await
             .unwrap();
         payments::flow::checkout(&store, provider.as_ref(), b.id, buyer)
             .await
             .unwrap();
-        tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(450)).await;
         store
             .hold(&NewHold {
                 user_id: rival,

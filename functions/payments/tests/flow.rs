@@ -855,3 +855,139 @@ async fn a_dispute_revokes_and_reconciliation_finds_lost_webhooks() {
         );
     }
 }
+
+#[tokio::test]
+async fn cancelling_an_event_refunds_and_releases_everything() {
+    for db in TestDb::all().await {
+        let app = app(db, &[]).await;
+        let (org, event, tt, paid_token, paid_booking) = held(&app, json!({})).await;
+        let r = send(
+            &app,
+            &paid_token,
+            Method::POST,
+            &format!("/v1/bookings/{paid_booking}/checkout"),
+            None,
+        )
+        .await;
+        let sim = r.1["redirect_url"]
+            .as_str()
+            .unwrap()
+            .rsplit('/')
+            .next()
+            .unwrap()
+            .to_string();
+        let payment_id = r.1["payment_id"].as_str().unwrap().to_string();
+        app.request(
+            Method::POST,
+            &format!("/v1/payments/simulated/{sim}/succeed"),
+        )
+        .send()
+        .await
+        .unwrap();
+        let (_, held_token) = buyer(&app).await;
+        let r = send(
+            &app,
+            &held_token,
+            Method::POST,
+            "/v1/bookings",
+            Some(&hold_body(&event, &[(&tt, 3)])),
+        )
+        .await;
+        let held_booking = r.1["id"].as_str().unwrap().to_string();
+        assert_eq!(available(&app, &event).await, vec![5]);
+
+        let r = send(
+            &app,
+            &org,
+            Method::POST,
+            &format!("/v1/events/{event}/cancel"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (r.0, r.1["status"].clone()),
+            (200, json!("cancelled")),
+            "{}",
+            r.1
+        );
+        let b = send(
+            &app,
+            &held_token,
+            Method::GET,
+            &format!("/v1/bookings/{held_booking}"),
+            None,
+        )
+        .await
+        .1;
+        assert_eq!(b["status"], "cancelled");
+        let b = send(
+            &app,
+            &paid_token,
+            Method::GET,
+            &format!("/v1/bookings/{paid_booking}"),
+            None,
+        )
+        .await
+        .1;
+        assert_eq!(b["status"], "refunded");
+        let p = send(
+            &app,
+            &org,
+            Method::GET,
+            &format!("/v1/payments/{payment_id}"),
+            None,
+        )
+        .await
+        .1;
+        assert_eq!(
+            (p["status"].clone(), p["refunded_cents"].clone()),
+            (json!("refunded"), json!(5000))
+        );
+        assert_eq!(p["refunds"][0]["reason"], "the event was cancelled");
+        let e = app
+            .state
+            .store
+            .get_event(event.parse().unwrap(), tg_store::Scope::All)
+            .await
+            .unwrap();
+        assert_eq!((e.ticket_types[0].sold, e.ticket_types[0].held), (0, 0));
+        let tickets = app
+            .state
+            .store
+            .tickets_of_booking(paid_booking.parse().unwrap())
+            .await
+            .unwrap();
+        assert!(
+            tickets
+                .iter()
+                .all(|t| t.status == tg_store::TicketStatus::Revoked)
+        );
+        let all = app.state.store.outbox_after(0, 1000).await.unwrap();
+        assert_eq!(
+            all.iter()
+                .filter(|e| e.event_type == "event.cancelled")
+                .count(),
+            1
+        );
+        // Cancelling again changes nothing and refunds nothing twice.
+        let r = send(
+            &app,
+            &org,
+            Method::POST,
+            &format!("/v1/events/{event}/cancel"),
+            None,
+        )
+        .await;
+        assert_eq!(r.0, 200);
+        let p = send(
+            &app,
+            &org,
+            Method::GET,
+            &format!("/v1/payments/{payment_id}"),
+            None,
+        )
+        .await
+        .1;
+        assert_eq!(p["refunds"].as_array().unwrap().len(), 1);
+    }
+}

@@ -64,6 +64,8 @@ pub trait PaymentStore: Send + Sync {
     async fn open_payments(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Payment>>;
     /// Refunds still pending, requested before `before`.
     async fn pending_refunds(&self, before: DateTime<Utc>, limit: u32) -> StoreResult<Vec<Refund>>;
+    /// Refunds still pending for payments of one event (after it was cancelled).
+    async fn pending_refunds_of_event(&self, event_id: Uuid) -> StoreResult<Vec<Refund>>;
 
     // ---- the simulated provider's ledger (local mode) ----------------------
 
@@ -501,6 +503,16 @@ macro_rules! payments_impl {
                 rows.iter().map($crate::payments::refund_from_row).collect()
             }
 
+            async fn pending_refunds_of_event(&self, event_id: uuid::Uuid) -> $crate::StoreResult<Vec<$crate::Refund>> {
+                let sql = format!(
+                    "SELECT {} FROM refunds WHERE status = 'pending' AND payment_id IN \
+                     (SELECT p.id FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE b.event_id = $1) ORDER BY created_at",
+                    $crate::payments::REFUND_COLS
+                );
+                let rows = sqlx::query(&sql).bind(event_id).fetch_all(&self.pool).await?;
+                rows.iter().map($crate::payments::refund_from_row).collect()
+            }
+
             async fn sim_insert(&self, p: &$crate::SimulatedPayment, now: chrono::DateTime<chrono::Utc>) -> $crate::StoreResult<$crate::SimulatedPayment> {
                 sqlx::query(
                     "INSERT INTO simulated_payments (id, booking_id, amount_cents, currency, status, refunded_cents, created_at, updated_at) \
@@ -572,6 +584,44 @@ macro_rules! payments_impl {
                 };
                 let row = q.fetch_optional(&mut *conn).await?;
                 row.as_ref().map($crate::payments::payment_from_row).transpose()
+            }
+
+            /// A cancelled event: its held bookings are cancelled (tickets
+            /// back, `booking.cancelled`), every ticket is revoked, and every
+            /// paid booking gets a full refund reserved ("the event was
+            /// cancelled"); the caller (or the reconciler) asks the provider.
+            /// Locks payments before bookings, like every payment path.
+            pub(crate) async fn unwind_event_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                event_id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<()> {
+                let sql = format!(
+                    "SELECT p.id FROM payments p JOIN bookings b ON b.id = p.booking_id WHERE b.event_id = $1 ORDER BY p.id{}",
+                    if FOR_UPDATE.is_empty() { "" } else { " FOR UPDATE OF p" }
+                );
+                let paid: Vec<(uuid::Uuid,)> = sqlx::query_as(&sql).bind(event_id).fetch_all(&mut *conn).await?;
+                let held_sql = format!(
+                    "SELECT id FROM bookings WHERE event_id = $1 AND status = 'held' ORDER BY id{}",
+                    FOR_UPDATE
+                );
+                let held: Vec<(uuid::Uuid,)> = sqlx::query_as(&held_sql).bind(event_id).fetch_all(&mut *conn).await?;
+                let held: Vec<uuid::Uuid> = held.into_iter().map(|(id,)| id).collect();
+                if !held.is_empty() {
+                    let bookings = Self::bookings_by_ids(conn, &held).await?;
+                    Self::release_in(conn, &bookings, $crate::BookingStatus::Cancelled, now).await?;
+                }
+                Self::revoke_event_tickets_in(conn, event_id, now).await?;
+                for (pid,) in paid {
+                    let Some(mut pay) = Self::payment_locked_where(conn, "p.id = $1", $crate::payments::PaymentKey::Id(pid)).await? else {
+                        continue;
+                    };
+                    let left = pay.amount_cents - pay.refunded_cents;
+                    if matches!(pay.status, $crate::PaymentState::Succeeded | $crate::PaymentState::PartiallyRefunded) && left > 0 {
+                        Self::reserve_refund(conn, &mut pay, left, "the event was cancelled", None, now).await?;
+                    }
+                }
+                Ok(())
             }
 
             async fn refund_row(

@@ -931,6 +931,11 @@ macro_rules! store_impl {
                         .bind(now)
                         .execute(&mut *tx)
                         .await?;
+                    Self::unwind_event_in(&mut tx, id, now).await?;
+                    let mut after = event.clone();
+                    after.status = $crate::EventStatus::Cancelled;
+                    Self::outbox_raw(&mut tx, "event.cancelled", "/ticketgw/catalog", &format!("events/{id}"), &id.to_string(),
+                        &serde_json::json!({"event_id": id, "title": after.title, "starts_at": after.starts_at}), now).await?;
                 }
                 tx.commit().await?;
                 self.get_event(id, scope).await

@@ -352,6 +352,19 @@ macro_rules! tickets_impl {
                 Ok(())
             }
 
+            pub(crate) async fn revoke_event_tickets_in(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                event_id: uuid::Uuid,
+                now: chrono::DateTime<chrono::Utc>,
+            ) -> $crate::StoreResult<()> {
+                sqlx::query("UPDATE tickets SET status = 'revoked', revoked_at = $2 WHERE event_id = $1 AND status = 'valid'")
+                    .bind(event_id)
+                    .bind(now)
+                    .execute(&mut *conn)
+                    .await?;
+                Ok(())
+            }
+
             pub(crate) async fn revoke_tickets_in(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 booking_id: uuid::Uuid,
