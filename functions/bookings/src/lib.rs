@@ -262,6 +262,21 @@ async fn refund_paid_booking(
         .payment_for_booking(id)
         .await?
         .ok_or_else(|| ApiError::conflict("not_paid", "the booking has no payment"))?;
+    if payment.amount_cents == 0 {
+        // Nothing was paid: the booking is released as a zero refund.
+        state
+            .store
+            .apply_provider_event(&tg_store::ProviderEvent {
+                provider: payment.provider.clone(),
+                event_id: format!("cancel:{id}"),
+                provider_payment_id: payment.provider_payment_id.clone(),
+                signal: tg_store::PaymentSignal::Refunded { amount_refunded: 0 },
+                occurred_at: now,
+                now,
+            })
+            .await?;
+        return Ok(state.store.get_booking(id).await?);
+    }
     let refund = payments::flow::refund(
         &state.store,
         provider.as_ref(),

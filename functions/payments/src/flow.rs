@@ -75,6 +75,9 @@ pub async fn checkout(
             created: false,
         });
     }
+    if booking.total_cents == 0 {
+        return free_checkout(store, &booking).await;
+    }
     let pp = provider
         .create_payment(&CreatePayment {
             booking_id,
@@ -105,6 +108,50 @@ pub async fn checkout(
             redirect_url: pp.redirect_url,
         })
         .await?;
+    Ok(Checkout {
+        payment,
+        created: true,
+    })
+}
+
+/// Provider name of free bookings' zero payments (no provider is asked).
+pub const FREE: &str = "free";
+
+/// A booking that costs nothing is confirmed at once: a zero payment is
+/// recorded and applied like a provider's success, so tickets, inventory and
+/// the outbox follow the one path every payment takes.
+async fn free_checkout(
+    store: &DynStore,
+    booking: &tg_store::Booking,
+) -> Result<Checkout, ApiError> {
+    let pid = format!("free-{}", booking.id);
+    store
+        .insert_payment(&NewPayment {
+            booking_id: booking.id,
+            provider: FREE.into(),
+            provider_payment_id: pid.clone(),
+            status: PaymentState::RequiresPayment,
+            amount_cents: 0,
+            currency: booking.currency.clone(),
+            client_secret: None,
+            redirect_url: None,
+        })
+        .await?;
+    let now = tg_store::now();
+    store
+        .apply_provider_event(&ProviderEvent {
+            provider: FREE.into(),
+            event_id: format!("free:{}", booking.id),
+            provider_payment_id: pid,
+            signal: PaymentSignal::Succeeded,
+            occurred_at: now,
+            now,
+        })
+        .await?;
+    let payment = store
+        .payment_for_booking(booking.id)
+        .await?
+        .ok_or(tg_store::StoreError::NotFound("payment"))?;
     Ok(Checkout {
         payment,
         created: true,

@@ -991,3 +991,107 @@ async fn cancelling_an_event_refunds_and_releases_everything() {
         assert_eq!(p["refunds"].as_array().unwrap().len(), 1);
     }
 }
+
+#[tokio::test]
+async fn a_free_booking_is_confirmed_at_checkout() {
+    for db in TestDb::all().await {
+        let fake = FakeStripe::start().await.unwrap();
+        let app = stripe_app(db, &fake).await;
+        let (org, event, _) = published_event(&app, &[("GA", 10, 4)], json!({})).await;
+        let r = send(
+            &app,
+            &org,
+            Method::POST,
+            &format!("/v1/events/{event}/ticket-types"),
+            Some(&json!({"name": "Free", "price_cents": 0, "currency": "EUR", "capacity": 5})),
+        )
+        .await;
+        let free = r.1["id"].as_str().unwrap().to_string();
+        let (_, token) = buyer(&app).await;
+        let r = send(
+            &app,
+            &token,
+            Method::POST,
+            "/v1/bookings",
+            Some(&hold_body(&event, &[(&free, 2)])),
+        )
+        .await;
+        assert_eq!(r.1["total_cents"], 0);
+        let booking = r.1["id"].as_str().unwrap().to_string();
+        let r = send(
+            &app,
+            &token,
+            Method::POST,
+            &format!("/v1/bookings/{booking}/checkout"),
+            None,
+        )
+        .await;
+        assert_eq!(
+            (r.0, r.1["status"].clone(), r.1["provider"].clone()),
+            (201, json!("succeeded"), json!("free")),
+            "{}",
+            r.1
+        );
+        assert_eq!(
+            fake.payment_intents_count(),
+            0,
+            "no provider is asked for nothing"
+        );
+        let b = send(
+            &app,
+            &token,
+            Method::GET,
+            &format!("/v1/bookings/{booking}"),
+            None,
+        )
+        .await
+        .1;
+        assert_eq!(b["status"], "confirmed");
+        assert_eq!(
+            app.state
+                .store
+                .tickets_of_booking(booking.parse().unwrap())
+                .await
+                .unwrap()
+                .len(),
+            2
+        );
+        // Nothing was paid; this event has no refund policy, so the buyer
+        // is told so rather than sent to a provider.
+        let r = send(
+            &app,
+            &token,
+            Method::POST,
+            &format!("/v1/bookings/{booking}/cancel"),
+            None,
+        )
+        .await;
+        assert_eq!(r.1["code"], "refund_not_allowed");
+        // With a refund policy the free tickets go back.
+        let r = send(
+            &app,
+            &org,
+            Method::PATCH,
+            &format!("/v1/events/{event}"),
+            Some(&json!({"refund_cutoff_hours": 48})),
+        )
+        .await;
+        assert_eq!(r.0, 200, "{}", r.1);
+        let r = send(
+            &app,
+            &token,
+            Method::POST,
+            &format!("/v1/bookings/{booking}/cancel"),
+            None,
+        )
+        .await;
+        assert_eq!((r.0, r.1["status"].clone()), (200, json!("refunded")), "{}", r.1);
+        let tickets = app
+            .state
+            .store
+            .tickets_of_booking(booking.parse().unwrap())
+            .await
+            .unwrap();
+        assert!(tickets.iter().all(|t| t.status == tg_store::TicketStatus::Revoked));
+    }
+}
