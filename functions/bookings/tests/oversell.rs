@@ -55,10 +55,18 @@ async fn a_thousand_buyers_for_a_hundred_tickets() {
                 let barrier = barrier.clone();
                 set.spawn(async move {
                     barrier.wait().await;
-                    let r = req.send().await.unwrap();
-                    let status = r.status().as_u16();
-                    let body: serde_json::Value = r.json().await.unwrap();
-                    (status, body["code"].as_str().unwrap_or("").to_string())
+                    loop {
+                        let r = req.try_clone().unwrap().send().await.unwrap();
+                        let status = r.status().as_u16();
+                        let body: serde_json::Value = r.json().await.unwrap();
+                        // A busy machine may answer 503 (database pool
+                        // exhausted): retry as a client honouring Retry-After would.
+                        if status == 503 {
+                            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                            continue;
+                        }
+                        break (status, body["code"].as_str().unwrap_or("").to_string());
+                    }
                 });
             }
             let mut outcomes: HashMap<(u16, String), usize> = HashMap::new();

@@ -1085,13 +1085,22 @@ async fn a_free_booking_is_confirmed_at_checkout() {
             None,
         )
         .await;
-        assert_eq!((r.0, r.1["status"].clone()), (200, json!("refunded")), "{}", r.1);
+        assert_eq!(
+            (r.0, r.1["status"].clone()),
+            (200, json!("refunded")),
+            "{}",
+            r.1
+        );
         let tickets = app
             .state
             .store
             .tickets_of_booking(booking.parse().unwrap())
             .await
             .unwrap();
-        assert!(tickets.iter().all(|t| t.status == tg_store::TicketStatus::Revoked));
+        assert!(
+            tickets
+                .iter()
+                .all(|t| t.status == tg_store::TicketStatus::Revoked)
+        );
     }
 }
