@@ -8,7 +8,7 @@
 #[path = "../../bookings/tests/common/mod.rs"]
 mod common;
 
-use common::{available, buyer, hold_body, published_event, send};
+use common::{available, buyer, hold_body, pay, published_event, send};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tg_payments::fake::FakeStripe;
@@ -461,29 +461,8 @@ async fn fifty_refunds_at_once_give_one() {
     for db in TestDb::all().await {
         let app = app(db, &[]).await;
         let (org, event, _, token, booking) = held(&app, json!({})).await;
-        let r = send(
-            &app,
-            &token,
-            Method::POST,
-            &format!("/v1/bookings/{booking}/checkout"),
-            None,
-        )
-        .await;
+        let r = pay(&app, &token, &booking).await;
         let payment_id = r.1["payment_id"].as_str().unwrap().to_string();
-        let sim = r.1["redirect_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
-        app.request(
-            Method::POST,
-            &format!("/v1/payments/simulated/{sim}/succeed"),
-        )
-        .send()
-        .await
-        .unwrap();
         // The buyer may not refund; another organizer cannot see it.
         let path = format!("/v1/payments/{payment_id}/refund");
         assert_eq!(send(&app, &token, Method::POST, &path, None).await.0, 403);
@@ -559,28 +538,7 @@ async fn fifty_refunds_at_once_give_one() {
 /// the test above asserts on catches it.
 async fn racy_refunds_negative_control(app: &TestApp) {
     let (_, _, _, token, booking) = held(app, json!({})).await;
-    let r = send(
-        app,
-        &token,
-        Method::POST,
-        &format!("/v1/bookings/{booking}/checkout"),
-        None,
-    )
-    .await;
-    let sim = r.1["redirect_url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
-    app.request(
-        Method::POST,
-        &format!("/v1/payments/simulated/{sim}/succeed"),
-    )
-    .send()
-    .await
-    .unwrap();
+    let r = pay(app, &token, &booking).await;
     let pay: uuid::Uuid = r.1["payment_id"].as_str().unwrap().parse().unwrap();
     macro_rules! racy {
         ($pool:expr) => {{
@@ -648,29 +606,8 @@ async fn partial_refunds_never_exceed_the_payment() {
     for db in TestDb::all().await {
         let app = app(db, &[]).await;
         let (org, event, _, token, booking) = held(&app, json!({})).await;
-        let r = send(
-            &app,
-            &token,
-            Method::POST,
-            &format!("/v1/bookings/{booking}/checkout"),
-            None,
-        )
-        .await;
+        let r = pay(&app, &token, &booking).await;
         let payment_id = r.1["payment_id"].as_str().unwrap().to_string();
-        let sim = r.1["redirect_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
-        app.request(
-            Method::POST,
-            &format!("/v1/payments/simulated/{sim}/succeed"),
-        )
-        .send()
-        .await
-        .unwrap();
         let path = format!("/v1/payments/{payment_id}/refund");
         let mut set = tokio::task::JoinSet::new();
         for _ in 0..20 {
@@ -724,28 +661,7 @@ async fn buyer_cancels_a_paid_booking_within_the_policy() {
             (json!({"refund_cutoff_hours": 8000}), 409),
         ] {
             let (_, event, _, token, booking) = held(&app, policy).await;
-            let r = send(
-                &app,
-                &token,
-                Method::POST,
-                &format!("/v1/bookings/{booking}/checkout"),
-                None,
-            )
-            .await;
-            let sim = r.1["redirect_url"]
-                .as_str()
-                .unwrap()
-                .rsplit('/')
-                .next()
-                .unwrap()
-                .to_string();
-            app.request(
-                Method::POST,
-                &format!("/v1/payments/simulated/{sim}/succeed"),
-            )
-            .send()
-            .await
-            .unwrap();
+            pay(&app, &token, &booking).await;
             let r = send(
                 &app,
                 &token,
@@ -861,29 +777,8 @@ async fn cancelling_an_event_refunds_and_releases_everything() {
     for db in TestDb::all().await {
         let app = app(db, &[]).await;
         let (org, event, tt, paid_token, paid_booking) = held(&app, json!({})).await;
-        let r = send(
-            &app,
-            &paid_token,
-            Method::POST,
-            &format!("/v1/bookings/{paid_booking}/checkout"),
-            None,
-        )
-        .await;
-        let sim = r.1["redirect_url"]
-            .as_str()
-            .unwrap()
-            .rsplit('/')
-            .next()
-            .unwrap()
-            .to_string();
+        let r = pay(&app, &paid_token, &paid_booking).await;
         let payment_id = r.1["payment_id"].as_str().unwrap().to_string();
-        app.request(
-            Method::POST,
-            &format!("/v1/payments/simulated/{sim}/succeed"),
-        )
-        .send()
-        .await
-        .unwrap();
         let (_, held_token) = buyer(&app).await;
         let r = send(
             &app,

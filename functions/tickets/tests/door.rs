@@ -5,7 +5,7 @@
 #[path = "../../bookings/tests/common/mod.rs"]
 mod common;
 
-use common::{available, buyer, hold_body, published_event, send};
+use common::{available, buyer, hold_body, pay, published_event, send};
 use reqwest::Method;
 use serde_json::{Value, json};
 use tg_platform::AppState;
@@ -44,30 +44,7 @@ async fn paid(app: &TestApp, event: &str, tt: &str, n: i64) -> (String, String, 
     .await;
     assert_eq!(r.0, 201, "{}", r.1);
     let booking = r.1["id"].as_str().unwrap().to_string();
-    let r = send(
-        app,
-        &token,
-        Method::POST,
-        &format!("/v1/bookings/{booking}/checkout"),
-        None,
-    )
-    .await;
-    let sim = r.1["redirect_url"]
-        .as_str()
-        .unwrap()
-        .rsplit('/')
-        .next()
-        .unwrap()
-        .to_string();
-    let r = app
-        .request(
-            Method::POST,
-            &format!("/v1/payments/simulated/{sim}/succeed"),
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    pay(app, &token, &booking).await;
     let t = send(
         app,
         &token,

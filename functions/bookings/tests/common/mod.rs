@@ -172,3 +172,37 @@ pub fn oversold((taken, sold, held, capacity): (i64, i64, i64, i64)) -> Option<S
         None
     }
 }
+
+/// Checks out a held booking and pays it with the simulated provider (the
+/// platform must run with `TICKETGW_PAYMENT_PROVIDER=simulated`); returns the
+/// checkout answer (`payment_id`, `redirect_url`, ...).
+pub async fn pay(app: &TestApp, token: &str, booking: &str) -> (u16, Value) {
+    let r = send(
+        app,
+        token,
+        Method::POST,
+        &format!("/v1/bookings/{booking}/checkout"),
+        None,
+    )
+    .await;
+    let sim = simulated_id(&r.1);
+    let paid = app
+        .request(
+            Method::POST,
+            &format!("/v1/payments/simulated/{sim}/succeed"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(paid.status(), 200, "the simulated payment went through");
+    r
+}
+
+/// The simulated provider's payment id, from a checkout answer.
+pub fn simulated_id(checkout: &Value) -> String {
+    checkout["redirect_url"]
+        .as_str()
+        .and_then(|u| u.rsplit('/').next())
+        .unwrap()
+        .to_string()
+}
