@@ -27,14 +27,19 @@ apiVersion/kind. Nothing is skipped.
 
 Also checked: metadata.name and label values follow the API server's naming
 rules; duplicate YAML keys (kubectl rejects them, PyYAML would keep the last);
-every file in a kustomization's services/ folder is listed in its resources;
-and, where kubectl (or kustomize) is installed, each kustomization builds and
-its rendered documents pass the same validation.
+every file in a kustomization's services/ and eventing/ folders is listed in
+its resources; every Knative Eventing Broker and Trigger has a delivery spec
+(spec.delivery with retry >= 1, backoffPolicy linear or exponential, an
+ISO-8601 backoffDelay and a deadLetterSink with a ref or uri), so no event is
+dropped silently after a failed delivery; and, where kubectl (or kustomize) is
+installed, each kustomization builds and its rendered documents pass the same
+validation.
 
 --self-test runs negative controls: it copies infra/ to a temporary folder,
 breaks one thing at a time (a typo'd field, a wrong type, an unknown kind, a
-missing schema, ...) and requires the validator to reject each copy, after a
-positive control showing that the untouched copy passes.
+missing schema, a Trigger without retry or dead-letter sink, ...) and requires
+the validator to reject each copy, after a positive control showing that the
+untouched copy passes.
 """
 
 import argparse
@@ -47,6 +52,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jsonschema
 import yaml
@@ -67,6 +73,15 @@ DNS1035_LABEL = re.compile(r"^[a-z]([-a-z0-9]*[a-z0-9])?$")
 # schema says x-kubernetes-preserve-unknown-fields (knative.dev/pkg webhooks).
 STRICT_DECODING_GROUPS = re.compile(r"(^|\.)knative\.dev$")
 LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+# Folders (beside a kustomization) whose every file must be in its resources.
+LISTED_FOLDERS = ("services", "eventing")
+# Kinds that must carry a complete delivery spec (see delivery_policy_errors).
+DELIVERY_KINDS = {("eventing.knative.dev", "Broker"), ("eventing.knative.dev", "Trigger")}
+BACKOFF_POLICIES = ("linear", "exponential")
+# ISO-8601 duration as Knative parses backoffDelay (e.g. PT0.5S, PT1S, PT2M).
+ISO8601_DURATION = re.compile(
+    r"^P(?=\d|T\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?"
+    r"(T(?=\d)(\d+H)?(\d+M)?(\d+(?:[.,]\d+)?S)?)?$")
 
 
 class ManifestError(Exception):
@@ -343,6 +358,61 @@ class Validator:
         return errors
 
 
+def delivery_policy_errors(doc, source):
+    """Broker and Trigger must say how failed deliveries are retried and where they end up.
+
+    Without spec.delivery an event the subscriber refuses is dropped after the
+    broker's defaults (or at once), unseen. Required: retry (an integer >= 1),
+    backoffPolicy (linear or exponential), backoffDelay (an ISO-8601 duration
+    such as PT0.5S) and deadLetterSink (a ref with apiVersion, kind and name, or
+    an absolute uri). source names the file, so the message says where to fix it.
+    """
+    if not isinstance(doc, dict) or not isinstance(doc.get("apiVersion"), str):
+        return []
+    group = doc["apiVersion"].rpartition("/")[0]
+    kind = doc.get("kind")
+    if (group, kind) not in DELIVERY_KINDS:
+        return []
+    name = _dig(doc, "metadata", "name") or "?"
+    where = "delivery policy: %s %s in %s" % (kind, name, source)
+    delivery = _dig(doc, "spec", "delivery")
+    if not isinstance(delivery, dict):
+        return ["%s: spec.delivery is missing (every Broker and Trigger needs retry, backoffPolicy, "
+                "backoffDelay and deadLetterSink)" % where]
+    errors = []
+    retry = delivery.get("retry")
+    if retry is None:
+        errors.append("%s: spec.delivery.retry is missing (an integer >= 1)" % where)
+    elif isinstance(retry, bool) or not isinstance(retry, int) or retry < 1:
+        errors.append("%s: spec.delivery.retry must be an integer >= 1, not %r" % (where, retry))
+    policy = delivery.get("backoffPolicy")
+    if policy is None:
+        errors.append("%s: spec.delivery.backoffPolicy is missing (%s)" % (where, " or ".join(BACKOFF_POLICIES)))
+    elif policy not in BACKOFF_POLICIES:
+        errors.append("%s: spec.delivery.backoffPolicy must be %s, not %r"
+                      % (where, " or ".join(BACKOFF_POLICIES), policy))
+    delay = delivery.get("backoffDelay")
+    if delay is None:
+        errors.append("%s: spec.delivery.backoffDelay is missing (an ISO-8601 duration, e.g. PT0.5S)" % where)
+    elif not isinstance(delay, str) or not ISO8601_DURATION.match(delay):
+        errors.append("%s: spec.delivery.backoffDelay %r is not an ISO-8601 duration (e.g. PT0.5S)"
+                      % (where, delay))
+    sink = delivery.get("deadLetterSink")
+    if sink is None:
+        errors.append("%s: spec.delivery.deadLetterSink is missing (events that exhaust their retries "
+                      "would be dropped)" % where)
+    else:
+        ref = sink.get("ref") if isinstance(sink, dict) else None
+        uri = sink.get("uri") if isinstance(sink, dict) else None
+        ref_ok = isinstance(ref, dict) and all(isinstance(ref.get(k), str) and ref.get(k)
+                                               for k in ("apiVersion", "kind", "name"))
+        absolute_uri = isinstance(uri, str) and bool(urlsplit(uri).scheme) and bool(urlsplit(uri).netloc)
+        if not (ref_ok or (ref is None and absolute_uri)):
+            errors.append("%s: spec.delivery.deadLetterSink needs a ref (apiVersion, kind, name) or an "
+                          "absolute uri" % where)
+    return errors
+
+
 def _dig(node, *keys):
     for key in keys:
         if not isinstance(node, dict):
@@ -437,9 +507,16 @@ def check_documents(validator, report, label, docs):
     for index, doc in enumerate(docs, 1):
         what = "%s#%d %s" % (label, index, describe(doc))
         try:
-            report.ok(what, validator.validate(doc))
+            used, errors = validator.validate(doc), []
         except ManifestError as err:
-            report.fail(what, err.args[0])
+            used, errors = None, list(err.args[0])
+        errors += delivery_policy_errors(doc, label)
+        if errors:
+            report.fail(what, errors)
+        elif isinstance(doc, dict) and (doc.get("apiVersion", "").rpartition("/")[0], doc.get("kind")) in DELIVERY_KINDS:
+            report.ok(what, used + "; delivery policy")
+        else:
+            report.ok(what, used)
 
 
 def run(root, crd_dir, k8s_version):
@@ -465,10 +542,12 @@ def run(root, crd_dir, k8s_version):
             continue
         check_documents(validator, report, label, docs)
 
-    # Every file in a services/ folder must be listed in the kustomization beside it.
-    for services in sorted(p for p in infra.rglob("services") if p.is_dir() and not _excluded_dir(infra, p)):
-        folder = services.parent
-        label = "%s/" % services.relative_to(root)
+    # Every file in a services/ or eventing/ folder must be listed in the kustomization beside it.
+    listed_folders = sorted(p for name in LISTED_FOLDERS for p in infra.rglob(name)
+                            if p.is_dir() and not _excluded_dir(infra, p))
+    for listed_dir in listed_folders:
+        folder = listed_dir.parent
+        label = "%s/" % listed_dir.relative_to(root)
         kustomization = next((folder / n for n in sorted(KUSTOMIZATION_NAMES) if (folder / n).is_file()), None)
         if kustomization is None:
             report.fail(label, ["no kustomization.yaml in %s to list these files" % folder.relative_to(root)])
@@ -479,7 +558,7 @@ def run(root, crd_dir, k8s_version):
             report.fail(label, ["%s: %s" % (kustomization.relative_to(root), str(err).replace("\n", " "))])
             continue
         listed = {(folder / r).resolve() for r in data.get("resources") or [] if isinstance(r, str)}
-        files_in = sorted(p for p in services.rglob("*") if p.is_file())
+        files_in = sorted(p for p in listed_dir.rglob("*") if p.is_file())
         missing = [str(p.relative_to(root)) for p in files_in if p.resolve() not in listed]
         what = "%s lists every file in %s" % (kustomization.relative_to(root), label)
         if missing:
@@ -541,6 +620,20 @@ def _set_type(doc, kind):
     doc["kind"] = kind
 
 
+def _is_trigger(doc):
+    return doc.get("apiVersion") == "eventing.knative.dev/v1" and doc.get("kind") == "Trigger"
+
+
+def _is_broker(doc):
+    return doc.get("apiVersion") == "eventing.knative.dev/v1" and doc.get("kind") == "Broker"
+
+
+def _drop(mapping, key):
+    if key not in mapping:
+        raise LookupError("no %r to remove" % key)
+    del mapping[key]
+
+
 def _raw_edit(root, predicate, old, new):
     path, _, _ = _find(root, predicate)
     text = path.read_text()
@@ -598,6 +691,28 @@ SELF_TESTS = [
     ("services/ file not listed in kustomization.yaml", "not in resources",
      lambda r: shutil.copy(next((r / "infra" / "knative" / "services").glob("*.yaml")),
                            r / "infra" / "knative" / "services" / "zz-unlisted.yaml"), None),
+    ("Trigger without deadLetterSink", "spec.delivery.deadLetterSink is missing",
+     lambda r: _mutate(r, _is_trigger, lambda d: _drop(d["spec"]["delivery"], "deadLetterSink")), None),
+    ("Trigger without retry", "spec.delivery.retry is missing",
+     lambda r: _mutate(r, _is_trigger, lambda d: _drop(d["spec"]["delivery"], "retry")), None),
+    ("Trigger with retry 0", "spec.delivery.retry must be an integer >= 1",
+     lambda r: _mutate(r, _is_trigger, lambda d: d["spec"]["delivery"].update(retry=0)), None),
+    ("Trigger without backoffPolicy", "spec.delivery.backoffPolicy is missing",
+     lambda r: _mutate(r, _is_trigger, lambda d: _drop(d["spec"]["delivery"], "backoffPolicy")), None),
+    ("Trigger without backoffDelay", "spec.delivery.backoffDelay is missing",
+     lambda r: _mutate(r, _is_trigger, lambda d: _drop(d["spec"]["delivery"], "backoffDelay")), None),
+    ("Trigger with a non-ISO-8601 backoffDelay (500ms)", "is not an ISO-8601 duration",
+     lambda r: _mutate(r, _is_trigger, lambda d: d["spec"]["delivery"].update(backoffDelay="500ms")), None),
+    ("Trigger without spec.delivery", "spec.delivery is missing",
+     lambda r: _mutate(r, _is_trigger, lambda d: _drop(d["spec"], "delivery")), None),
+    ("Trigger with a deadLetterSink that has neither ref nor uri", "needs a ref",
+     lambda r: _mutate(r, _is_trigger, lambda d: d["spec"]["delivery"].update(deadLetterSink={})), None),
+    ("Broker without deadLetterSink",
+     "Broker ticketgw in infra/knative/eventing/broker.yaml: spec.delivery.deadLetterSink is missing",
+     lambda r: _mutate(r, _is_broker, lambda d: _drop(d["spec"]["delivery"], "deadLetterSink")), None),
+    ("eventing/ file not listed in kustomization.yaml", "not in resources: infra/knative/eventing/",
+     lambda r: shutil.copy(next((r / "infra" / "knative" / "eventing").glob("*.yaml")),
+                           r / "infra" / "knative" / "eventing" / "zz-unlisted.yaml"), None),
     ("kustomization.yaml beside services/ missing", "no kustomization.yaml",
      lambda r: (r / "infra" / "knative" / "kustomization.yaml").unlink(), None),
     ("CRD schema folder missing", "CRD schema folder not found", None, "missing"),

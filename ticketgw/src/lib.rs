@@ -64,3 +64,48 @@ pub fn app(state: &AppState) -> Router {
         .fold(Router::new(), |r, f| r.merge((f.router)(state.clone())));
     with_platform(routes, state, openapi())
 }
+
+/// Starts the events pipeline inside this process: the outbox relay
+/// (`TICKETGW_RELAY_TARGET`: `inprocess` by default, straight into the
+/// notification handler; `amqp` publishes to RabbitMQ and a dispatcher
+/// consumes the notification queue back into the handler; `sqs` publishes
+/// to SQS for a Lambda consumer) and the outbox gauges. Events the handler
+/// gives up on alert the operators.
+pub fn start_events(state: &AppState) -> anyhow::Result<()> {
+    use std::sync::Arc;
+    use tg_events::{EventSink, Relay, RelayConfig, RelayTarget};
+    let get = |k: &str| std::env::var(k).ok();
+    let notifier = Arc::new(notifications::Notifier::new(
+        state.store.clone(),
+        notifications::NotifyConfig::from_env(&state.config)?,
+    )?);
+    let sink: Arc<dyn EventSink> = Arc::new(notifications::NotifierSink(notifier.clone()));
+    let dls: Arc<dyn EventSink> = Arc::new(notifications::DeadLetterSink(notifier));
+    let target = RelayTarget::from_lookup(get, "inprocess")?;
+    let dead_sink = dls.clone();
+    let relay = Relay::new(
+        state.store.clone(),
+        target.publisher(Some(sink.clone()))?,
+        RelayConfig::from_lookup(get)?,
+    )
+    .on_dead(Arc::new(move |ev, err| {
+        let mut ev = ev.clone();
+        ev.set_extension("knativeerrordata", err.chars().take(1000).collect::<String>());
+        let dls = dead_sink.clone();
+        tokio::spawn(async move {
+            if let Err(e) = dls.deliver(&ev).await {
+                tracing::error!(error = ?e, "dead-letter alert failed");
+            }
+        });
+    }));
+    if let RelayTarget::Amqp { url, exchange } = &target {
+        let config = tg_events::dispatch::DispatchConfig::in_process(url, exchange);
+        tokio::spawn(tg_events::dispatch::run(config, sink, Some(dls), std::future::pending()));
+    }
+    tokio::spawn(relay.run(std::future::pending()));
+    tokio::spawn(tg_events::relay::report_stats(
+        state.store.clone(),
+        std::time::Duration::from_secs(5),
+    ));
+    Ok(())
+}

@@ -122,6 +122,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         state.store.clone(),
         std::time::Duration::from_secs(u64::from(config.expiry_interval_secs)),
     ));
+    // The events pipeline: outbox relay and notifications.
+    ticketgw::start_events(&state)?;
     // Reconciliation with the payment provider, likewise.
     tokio::spawn(payments_reconcile::run_timer(
         state.clone(),

@@ -296,16 +296,16 @@ macro_rules! bookings_impl {
 
             #[tracing::instrument(skip(self), level = "debug")]
             async fn outbox_after(&self, after_seq: i64, limit: u32) -> $crate::StoreResult<Vec<$crate::OutboxEvent>> {
-                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, Option<chrono::DateTime<chrono::Utc>>);
+                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, Option<chrono::DateTime<chrono::Utc>>, i32);
                 let rows: Vec<R> = sqlx::query_as(
-                    "SELECT seq, id, type, source, subject, partition_key, time, data, sent_at FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    "SELECT seq, id, type, source, subject, partition_key, time, data, sent_at, attempts FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
                 .bind(after_seq)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(seq, id, event_type, source, subject, partition_key, time, data, sent_at)| {
+                    .map(|(seq, id, event_type, source, subject, partition_key, time, data, sent_at, attempts)| {
                         Ok($crate::OutboxEvent {
                             seq,
                             id,
@@ -316,6 +316,7 @@ macro_rules! bookings_impl {
                             time,
                             data: serde_json::from_str(&data).map_err(|e| $crate::StoreError::Corrupt(format!("outbox data: {e}")))?,
                             sent_at,
+                            attempts,
                         })
                     })
                     .collect()

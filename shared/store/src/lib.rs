@@ -9,6 +9,7 @@
 //! row locks), never in process.
 
 pub mod bookings;
+pub mod events;
 pub mod idempotency;
 pub mod model;
 pub mod payments;
@@ -27,6 +28,7 @@ use uuid::Uuid;
 
 pub use bookings::BookingStore;
 pub use error::StoreError;
+pub use events::{EventStore, NotificationClaim, NotificationKey, OutboxStats};
 pub use idempotency::{IdempotencyBegin, IdempotencyStore, StoredResponse};
 pub use model::*;
 pub use payments::PaymentStore;
@@ -57,7 +59,7 @@ impl Scope {
 /// same results for the same calls; `tests/conformance.rs` checks that.
 #[async_trait]
 pub trait Store:
-    BookingStore + IdempotencyStore + PaymentStore + TicketStore + Send + Sync + 'static
+    BookingStore + EventStore + IdempotencyStore + PaymentStore + TicketStore + Send + Sync + 'static
 {
     /// Which backend this is (`postgres` or `sqlite`), for logs and metrics.
     fn backend(&self) -> &'static str;

@@ -58,3 +58,10 @@ crate::bookings::bookings_impl!(PgStore, Postgres);
 crate::payments::payments_impl!(PgStore, Postgres);
 
 crate::tickets::tickets_impl!(PgStore, Postgres);
+
+crate::events::events_impl!(
+    PgStore,
+    Postgres,
+    " FOR UPDATE SKIP LOCKED",
+    "SELECT (jsonb_array_elements_text($1::jsonb))::bigint"
+);

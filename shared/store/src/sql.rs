@@ -916,6 +916,8 @@ macro_rules! store_impl {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                Self::outbox_raw(&mut tx, "event.published", "/ticketgw/catalog", &format!("events/{id}"), &id.to_string(),
+                    &serde_json::json!({"event_id": id, "organizer_id": event.organizer_id, "title": event.title, "starts_at": event.starts_at}), now).await?;
                 tx.commit().await?;
                 self.get_event(id, scope).await
             }

@@ -94,3 +94,5 @@ crate::bookings::bookings_impl!(SqliteStore, Sqlite);
 crate::payments::payments_impl!(SqliteStore, Sqlite);
 
 crate::tickets::tickets_impl!(SqliteStore, Sqlite);
+
+crate::events::events_impl!(SqliteStore, Sqlite, "", "SELECT value FROM json_each($1)");

@@ -140,6 +140,94 @@ impl QrMatrix {
     }
 }
 
+impl QrMatrix {
+    /// A 1-bit grayscale PNG, `scale` pixels per module, quiet zone
+    /// included: what email clients show inline (most do not render SVG).
+    /// The image data is stored uncompressed (zlib "stored" blocks): a
+    /// 61-module symbol at 4 px is about 8 KiB.
+    pub fn to_png(&self, scale: usize) -> Vec<u8> {
+        let scale = scale.clamp(1, 32);
+        let side = self.width_with_quiet_zone() * scale;
+        let row_bytes = side.div_ceil(8);
+        let mut raw = Vec::with_capacity((row_bytes + 1) * side);
+        for py in 0..side {
+            raw.push(0); // filter: none
+            let my = py / scale;
+            let mut byte = 0u8;
+            for px in 0..side {
+                let mx = px / scale;
+                let dark = mx >= QUIET_ZONE
+                    && my >= QUIET_ZONE
+                    && mx - QUIET_ZONE < self.width
+                    && my - QUIET_ZONE < self.width
+                    && self.is_dark(mx - QUIET_ZONE, my - QUIET_ZONE);
+                // 1 bit per pixel, 1 = white.
+                if !dark {
+                    byte |= 0x80 >> (px % 8);
+                }
+                if px % 8 == 7 || px == side - 1 {
+                    raw.push(byte);
+                    byte = 0;
+                }
+            }
+        }
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        let mut ihdr = Vec::with_capacity(13);
+        ihdr.extend_from_slice(&(side as u32).to_be_bytes());
+        ihdr.extend_from_slice(&(side as u32).to_be_bytes());
+        ihdr.extend_from_slice(&[1, 0, 0, 0, 0]); // depth 1, grayscale
+        png_chunk(&mut png, b"IHDR", &ihdr);
+        png_chunk(&mut png, b"IDAT", &zlib_stored(&raw));
+        png_chunk(&mut png, b"IEND", &[]);
+        png
+    }
+}
+
+fn png_chunk(out: &mut Vec<u8>, kind: &[u8; 4], data: &[u8]) {
+    out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+    let start = out.len();
+    out.extend_from_slice(kind);
+    out.extend_from_slice(data);
+    let crc = crc32(&out[start..]);
+    out.extend_from_slice(&crc.to_be_bytes());
+}
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = 0xFFFF_FFFFu32;
+    for &b in data {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+fn zlib_stored(data: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x78, 0x01];
+    let chunks: Vec<&[u8]> = if data.is_empty() { vec![&[]] } else { data.chunks(65_535).collect() };
+    let last = chunks.len() - 1;
+    for (i, c) in chunks.iter().enumerate() {
+        out.push(u8::from(i == last));
+        let len = c.len() as u16;
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(c);
+    }
+    let (mut a, mut b) = (1u32, 0u32);
+    for &x in data {
+        a = (a + u32::from(x)) % 65_521;
+        b = (b + a) % 65_521;
+    }
+    out.extend_from_slice(&((b << 16) | a).to_be_bytes());
+    out
+}
+
+/// The code as a PNG QR code, `scale` pixels per module.
+pub fn png(code: &str, scale: usize) -> Result<Vec<u8>, QrError> {
+    Ok(QrMatrix::encode(code)?.to_png(scale))
+}
+
 /// The code as an SVG QR code (see the module docs).
 pub fn svg(code: &str) -> Result<String, QrError> {
     Ok(QrMatrix::encode(code)?.to_svg())

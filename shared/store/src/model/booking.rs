@@ -121,6 +121,8 @@ pub struct OutboxEvent {
     pub time: DateTime<Utc>,
     pub data: serde_json::Value,
     pub sent_at: Option<DateTime<Utc>>,
+    /// Failed delivery attempts so far.
+    pub attempts: i32,
 }
 
 /// CloudEvents `source` of events about bookings.

@@ -1,0 +1,43 @@
+-- Events pipeline: relay claims on the outbox (leases, so a relay that dies
+-- gives its rows back after the lease), delivery attempts and dead letters
+-- for the in-process target, the notification log that deduplicates
+-- deliveries on (CloudEvent source, id), and per-recipient daily quotas.
+
+ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
+-- A claimed row is not claimed again before this time; after a failed
+-- attempt it is the earliest time of the next one (backoff).
+ALTER TABLE outbox ADD COLUMN claimed_until TIMESTAMPTZ;
+ALTER TABLE outbox ADD COLUMN last_error TEXT;
+ALTER TABLE outbox ADD COLUMN dead_at TIMESTAMPTZ;
+
+-- Per-partition order: "is an earlier row of this partition still unsent?"
+CREATE INDEX outbox_unsent_partition ON outbox (partition_key, seq) WHERE sent_at IS NULL AND dead_at IS NULL;
+CREATE INDEX outbox_sent_at ON outbox (sent_at) WHERE sent_at IS NOT NULL;
+
+-- The language notifications are written in.
+ALTER TABLE users ADD COLUMN language TEXT NOT NULL DEFAULT 'en';
+
+-- One row per (event, channel, recipient) a consumer acted on. Claimed by an
+-- INSERT (exactly one racer wins), leased while the message is being sent,
+-- then `done`: a redelivered event finds it and sends nothing.
+CREATE TABLE notification_log (
+    source        TEXT NOT NULL,
+    event_id      TEXT NOT NULL,
+    channel       TEXT NOT NULL,
+    recipient     TEXT NOT NULL,
+    state         TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'skipped')),
+    locked_until  TIMESTAMPTZ NOT NULL,
+    created_at    TIMESTAMPTZ NOT NULL,
+    finished_at   TIMESTAMPTZ,
+    detail        TEXT,
+    PRIMARY KEY (source, event_id, channel, recipient)
+);
+CREATE INDEX notification_log_created ON notification_log (created_at);
+
+-- Messages per recipient per UTC day (the resend cap).
+CREATE TABLE notification_quota (
+    recipient TEXT NOT NULL,
+    day       DATE NOT NULL,
+    sent      INTEGER NOT NULL CHECK (sent >= 0),
+    PRIMARY KEY (recipient, day)
+);
