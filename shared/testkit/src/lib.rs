@@ -21,6 +21,9 @@ use sqlx::Connection;
 use tg_platform::{AppState, Config, build_state, with_platform};
 use tg_store::{DynStore, Role};
 
+pub mod fixtures;
+pub mod peers;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
