@@ -30,8 +30,11 @@ pub struct NotifyConfig {
     /// `TICKETGW_NOTIFY_DAILY_CAP` (default 20, 0 = no cap): messages one
     /// recipient gets per day on one channel.
     pub daily_cap: u32,
-    /// `TICKETGW_NOTIFY_LEASE_SECS` (default 120): how long a claimed
-    /// message may take to send before another delivery may take it over.
+    /// `TICKETGW_NOTIFY_LEASE_SECS` (default 30, longer than the SMTP
+    /// timeout): how long a claimed message may take to send before
+    /// another delivery may take it over (after a consumer crash). The
+    /// broker's retries must span more than this (Triggers: 8 retries from
+    /// 1 s, exponential).
     pub lease_secs: u32,
 }
 
@@ -127,7 +130,7 @@ impl NotifyConfig {
             twilio,
             telegram,
             daily_cap: num("TICKETGW_NOTIFY_DAILY_CAP", 20)?,
-            lease_secs: num("TICKETGW_NOTIFY_LEASE_SECS", 120)?.max(1),
+            lease_secs: num("TICKETGW_NOTIFY_LEASE_SECS", 30)?.max(1),
         })
     }
 }

@@ -92,7 +92,19 @@ fn reply(r: Result<Report, DeliveryError>, ok: StatusCode) -> Result<(StatusCode
         (status = 503, description = "`retry_later`: a channel or the database failed; deliver again", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn receive(State(n): State<Arc<Notifier>>, event: CloudEvent) -> Result<(StatusCode, Json<Report>), ApiError> {
-    reply(n.handle(&event).await, StatusCode::OK)
+    reply(detached(async move { n.handle(&event).await }).await, StatusCode::OK)
+}
+
+/// Runs the handling to its end even if the caller hangs up: a send cut
+/// off halfway would leave its claim in the log until the lease ends, and
+/// every redelivery until then would be told to come back later.
+async fn detached<F>(work: F) -> Result<Report, DeliveryError>
+where
+    F: std::future::Future<Output = Result<Report, DeliveryError>> + Send + 'static,
+{
+    tokio::spawn(work)
+        .await
+        .unwrap_or_else(|e| Err(DeliveryError::Retryable(format!("handler failed: {e}"))))
 }
 
 /// The dead-letter sink: an event the broker gave up on; alerts the operators.
@@ -104,5 +116,5 @@ async fn receive(State(n): State<Arc<Notifier>>, event: CloudEvent) -> Result<(S
         (status = 503, description = "The alert could not be sent; deliver again", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn dead_letter(State(n): State<Arc<Notifier>>, event: CloudEvent) -> Result<(StatusCode, Json<Report>), ApiError> {
-    reply(n.dead_letter(&event).await, StatusCode::ACCEPTED)
+    reply(detached(async move { n.dead_letter(&event).await }).await, StatusCode::ACCEPTED)
 }

@@ -70,7 +70,7 @@ impl DispatchConfig {
         };
         let prefetch = num("TICKETGW_DISPATCH_PREFETCH", 32)?;
         anyhow::ensure!((1..=1000).contains(&prefetch), "TICKETGW_DISPATCH_PREFETCH must be 1..=1000");
-        let max_attempts = num("TICKETGW_DISPATCH_MAX_ATTEMPTS", 5)?;
+        let max_attempts = num("TICKETGW_DISPATCH_MAX_ATTEMPTS", 8)?;
         anyhow::ensure!(max_attempts >= 1, "TICKETGW_DISPATCH_MAX_ATTEMPTS must be at least 1");
         Ok(DispatchConfig {
             amqp_url: need("TICKETGW_AMQP_URL")?,
@@ -86,7 +86,7 @@ impl DispatchConfig {
             dead_letter_url: get("TICKETGW_DISPATCH_DEADLETTER_URL"),
             prefetch: prefetch as u16,
             max_attempts: max_attempts as u32,
-            backoff_base: Duration::from_millis(num("TICKETGW_DISPATCH_BACKOFF_MS", 500)?),
+            backoff_base: Duration::from_millis(num("TICKETGW_DISPATCH_BACKOFF_MS", 1000)?),
             backoff_max: Duration::from_secs(num("TICKETGW_DISPATCH_BACKOFF_MAX_SECS", 300)?),
             timeout: Duration::from_secs(num("TICKETGW_DISPATCH_TIMEOUT_SECS", 30)?),
         })
@@ -103,8 +103,8 @@ impl DispatchConfig {
             target: None,
             dead_letter_url: None,
             prefetch: 32,
-            max_attempts: 5,
-            backoff_base: Duration::from_millis(500),
+            max_attempts: 8,
+            backoff_base: Duration::from_secs(1),
             backoff_max: Duration::from_secs(300),
             timeout: Duration::from_secs(30),
         }
@@ -242,16 +242,18 @@ async fn session(
         )
         .await?;
     tracing::info!(queue = %c.queue, "dispatcher consuming");
-    let mut tasks = tokio::task::JoinSet::new();
     while let Some(delivery) = consumer.next().await {
         let delivery = delivery?;
         let (c, sink, dls, out) = (c.clone(), sink.clone(), dls.clone(), out.clone());
-        tasks.spawn(async move {
+        // Detached: a delivery in flight when the connection dies runs to
+        // its end (its ack then fails and the broker redelivers: a
+        // duplicate the subscriber absorbs), instead of being cut off
+        // halfway. At most `prefetch` are in flight.
+        tokio::spawn(async move {
             if let Err(e) = handle(&c, &*sink, dls.as_deref(), &out, delivery).await {
                 tracing::warn!(error = format!("{e:#}"), "dispatch failed; the broker redelivers");
             }
         });
-        while tasks.try_join_next().is_some() {}
     }
     Ok(())
 }

@@ -219,15 +219,26 @@ pub fn sqs_client(endpoint: Option<&str>) -> anyhow::Result<aws_sdk_sqs::Client>
     let secret = std::env::var("AWS_SECRET_ACCESS_KEY")
         .map_err(|_| anyhow::anyhow!("AWS_SECRET_ACCESS_KEY is not set"))?;
     let token = std::env::var("AWS_SESSION_TOKEN").ok();
-    let creds = aws_sdk_sqs::config::Credentials::new(key, secret, token, None, "environment");
+    Ok(sqs_client_with(endpoint, &region, &key, &secret, token))
+}
+
+/// An SQS client with explicit credentials.
+pub fn sqs_client_with(
+    endpoint: Option<&str>,
+    region: &str,
+    key: &str,
+    secret: &str,
+    token: Option<String>,
+) -> aws_sdk_sqs::Client {
+    let creds = aws_sdk_sqs::config::Credentials::new(key, secret, token, None, "ticketgw");
     let mut b = aws_sdk_sqs::Config::builder()
         .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-        .region(aws_sdk_sqs::config::Region::new(region))
+        .region(aws_sdk_sqs::config::Region::new(region.to_owned()))
         .credentials_provider(creds);
     if let Some(ep) = endpoint {
         b = b.endpoint_url(ep);
     }
-    Ok(aws_sdk_sqs::Client::from_conf(b.build()))
+    aws_sdk_sqs::Client::from_conf(b.build())
 }
 
 #[async_trait]
