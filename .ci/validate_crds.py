@@ -35,6 +35,13 @@ dropped silently after a failed delivery; and, where kubectl (or kustomize) is
 installed, each kustomization builds and its rendered documents pass the same
 validation.
 
+infra/lambda holds AWS SAM / CloudFormation templates, not Kubernetes
+manifests: they are parsed with the CloudFormation short tags (!Ref, !Sub,
+...) and duplicate keys rejected, and checked for what the event path relies
+on: every SQS event source reports batch item failures, every SQS queue with a
+redrive policy names a dead-letter target and a maxReceiveCount, and every
+schedule Input is valid JSON.
+
 --self-test runs negative controls: it copies infra/ to a temporary folder,
 breaks one thing at a time (a typo'd field, a wrong type, an unknown kind, a
 missing schema, a Trigger without retry or dead-letter sink, ...) and requires
@@ -430,9 +437,69 @@ def kustomizations(infra):
             yield path
 
 
+# Folders under infra/ that hold no Kubernetes manifests (checked separately, if at all).
+NON_KUBERNETES_DIRS = ("terraform", "lambda")
+
+
 def _excluded_dir(infra, path):
     rel = path.relative_to(infra)
-    return rel.parts[0] == "terraform" or any(part.startswith(".") for part in rel.parts[:-1])
+    return rel.parts[0] in NON_KUBERNETES_DIRS or any(part.startswith(".") for part in rel.parts[:-1])
+
+
+# ------------------------------------------------------------ AWS SAM templates
+
+
+class CloudFormationLoader(StrictLoader):
+    """StrictLoader that accepts CloudFormation's short tags (!Ref, !Sub, !If, ...)."""
+
+
+def _cfn_tag(loader, suffix, node):
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Fn::" + suffix if suffix not in ("Ref", "Condition") else suffix: value}
+
+
+CloudFormationLoader.add_multi_constructor("!", _cfn_tag)
+
+
+def lambda_template_errors(path):
+    """What infra/lambda templates must get right (see the module docstring)."""
+    try:
+        doc = yaml.load(path.read_text(), Loader=CloudFormationLoader)
+    except yaml.YAMLError as err:
+        return ["YAML: %s" % str(err).replace("\n", " ")]
+    if not isinstance(doc, dict) or not isinstance(doc.get("Resources"), dict) or not doc["Resources"]:
+        return ["not a CloudFormation template: no Resources mapping"]
+    errors = []
+    for name, res in doc["Resources"].items():
+        if not isinstance(res, dict):
+            errors.append("%s: not a mapping" % name)
+            continue
+        props = res.get("Properties") or {}
+        if res.get("Type") == "AWS::SQS::Queue" and "RedrivePolicy" in props:
+            redrive = props["RedrivePolicy"] or {}
+            for key in ("deadLetterTargetArn", "maxReceiveCount"):
+                if key not in redrive:
+                    errors.append("%s: RedrivePolicy.%s is missing" % (name, key))
+        if res.get("Type") != "AWS::Serverless::Function":
+            continue
+        for event_name, event in (props.get("Events") or {}).items():
+            event_props = (event or {}).get("Properties") or {}
+            where = "%s.Events.%s" % (name, event_name)
+            if event.get("Type") == "SQS" and "ReportBatchItemFailures" not in (
+                    event_props.get("FunctionResponseTypes") or []):
+                errors.append("%s: SQS event without FunctionResponseTypes: [ReportBatchItemFailures] "
+                              "(one failed record would make SQS redeliver the whole batch)" % where)
+            if "Input" in event_props:
+                try:
+                    json.loads(event_props["Input"])
+                except (TypeError, ValueError) as err:
+                    errors.append("%s: Input is not valid JSON (%s)" % (where, err))
+    return errors
 
 
 def _kustomization_data(path):
@@ -566,6 +633,14 @@ def run(root, crd_dir, k8s_version):
         else:
             report.ok(what, "%d files" % len(files_in))
 
+    for path in sorted((infra / "lambda").glob("*.y*ml")) if (infra / "lambda").is_dir() else []:
+        label = str(path.relative_to(root))
+        errors = lambda_template_errors(path)
+        if errors:
+            report.fail(label, errors)
+        else:
+            report.ok(label, "AWS SAM template: SQS batch failures, redrive, schedule inputs")
+
     build = kustomize_command()
     for kustomization in kustomizations(infra):
         folder = kustomization.parent
@@ -636,6 +711,13 @@ def _drop(mapping, key):
 
 def _raw_edit(root, predicate, old, new):
     path, _, _ = _find(root, predicate)
+    text = path.read_text()
+    if old not in text:
+        raise LookupError("%r not found in %s" % (old, path))
+    path.write_text(text.replace(old, new, 1))
+
+
+def _raw_text_edit(path, old, new):
     text = path.read_text()
     if old not in text:
         raise LookupError("%r not found in %s" % (old, path))
@@ -715,6 +797,15 @@ SELF_TESTS = [
                            r / "infra" / "knative" / "eventing" / "zz-unlisted.yaml"), None),
     ("kustomization.yaml beside services/ missing", "no kustomization.yaml",
      lambda r: (r / "infra" / "knative" / "kustomization.yaml").unlink(), None),
+    ("Lambda template: SQS event without ReportBatchItemFailures", "SQS event without FunctionResponseTypes",
+     lambda r: _raw_text_edit(r / "infra" / "lambda" / "template.yaml",
+                              "              - ReportBatchItemFailures\n", "              - Other\n"), None),
+    ("Lambda template: queue redrive without maxReceiveCount", "RedrivePolicy.maxReceiveCount is missing",
+     lambda r: _raw_text_edit(r / "infra" / "lambda" / "template.yaml", "        maxReceiveCount: 5\n", ""),
+     None),
+    ("Lambda template: schedule Input that is not JSON", "Input is not valid JSON",
+     lambda r: _raw_text_edit(r / "infra" / "lambda" / "template.yaml", '"isBase64Encoded":false}',
+                              '"isBase64Encoded":false'), None),
     ("CRD schema folder missing", "CRD schema folder not found", None, "missing"),
     ("CRD schema file missing (empty schema folder)", "no CRD schema", None, "empty"),
 ]

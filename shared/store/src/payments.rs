@@ -321,6 +321,15 @@ macro_rules! payments_impl {
                                     let left = pay.amount_cents - pay.refunded_cents;
                                     if left > 0 {
                                         refund = Some(Self::reserve_refund(&mut tx, &mut pay, left, reason, None, now).await?);
+                                        // Operators hear of every such refund.
+                                        Self::outbox_raw(&mut tx, "ops.alert", $crate::PAYMENTS_SOURCE, &format!("payments/{}", pay.id),
+                                            &pay.booking_id.to_string(), &serde_json::json!({
+                                                "kind": "late_payment_refunded",
+                                                "title": "Late payment refunded",
+                                                "detail": format!("Payment {} for booking {} ({} {} minor units) arrived after {reason}; it is refunded in full.",
+                                                    pay.id, pay.booking_id, pay.currency.as_str(), left),
+                                                "payment_id": pay.id, "booking_id": pay.booking_id,
+                                            }), now).await?;
                                     }
                                 }
                             }
@@ -336,6 +345,15 @@ macro_rules! payments_impl {
                             .bind(now)
                             .execute(&mut *tx)
                             .await?;
+                        if let Some(e) = error.as_deref().filter(|_| matches!(ev.signal, S::Failed(_))) {
+                            Self::outbox_raw(&mut tx, "ops.alert", $crate::PAYMENTS_SOURCE, &format!("payments/{}", pay.id),
+                                &pay.booking_id.to_string(), &serde_json::json!({
+                                    "kind": "payment_failed",
+                                    "title": "Payment failed",
+                                    "detail": format!("Payment {} for booking {} failed: {e}", pay.id, pay.booking_id),
+                                    "payment_id": pay.id, "booking_id": pay.booking_id,
+                                }), now).await?;
+                        }
                     }
                     S::Succeeded => {}
                     S::Refunded { amount_refunded } => {

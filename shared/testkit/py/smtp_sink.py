@@ -13,6 +13,7 @@ import os
 import signal
 import sys
 import threading
+import time
 
 from aiosmtpd.controller import Controller
 
@@ -32,6 +33,7 @@ class Recorder:
             "mail_from": envelope.mail_from,
             "subject": str(msg.get("Subject")),
             "size": len(envelope.content),
+            "received": time.time(),
         }
         with self.lock:
             self.n += 1

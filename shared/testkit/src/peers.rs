@@ -93,6 +93,9 @@ pub struct SinkRecord {
     pub subject: String,
     pub size: u64,
     pub file: Option<String>,
+    /// Unix time (seconds) the server accepted it.
+    #[serde(default)]
+    pub received: f64,
 }
 
 pub struct SmtpSink {

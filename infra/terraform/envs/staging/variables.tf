@@ -1,0 +1,17 @@
+variable "kubeconfig_path" {
+  description = "kubeconfig of the staging cluster."
+  type        = string
+  default     = "~/.kube/config"
+}
+
+variable "kube_context" {
+  description = "kubeconfig context of the staging cluster (one cluster per environment)."
+  type        = string
+  default     = "ticketgw-staging"
+}
+
+variable "install_custom_resources" {
+  description = "false for the very first apply on a new cluster (charts and CRDs only), then true. README.md, \"Applying\"."
+  type        = bool
+  default     = true
+}
