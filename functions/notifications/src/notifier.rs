@@ -107,6 +107,15 @@ impl Notifier {
     /// Handles one event (any type: those that mean nothing to people are
     /// acknowledged and ignored).
     pub async fn handle(&self, ev: &CloudEvent) -> Result<Report, DeliveryError> {
+        use tracing::Instrument;
+        let span = tracing::info_span!("notify", r#type = %ev.ty, event = %ev.id);
+        if let Some(tp) = ev.extension("traceparent") {
+            tg_platform::telemetry::adopt_traceparent(&span, &tp);
+        }
+        self.handle_in_span(ev).instrument(span).await
+    }
+
+    async fn handle_in_span(&self, ev: &CloudEvent) -> Result<Report, DeliveryError> {
         let mut r = Report::default();
         match ev.ty.as_str() {
             "booking.confirmed" => {

@@ -69,6 +69,10 @@ impl CloudEvent {
             "sequence".to_owned(),
             serde_json::Value::String(format!("{:020}", e.seq)),
         );
+        if let Some(tp) = &e.traceparent {
+            // The CloudEvents distributed tracing extension.
+            extensions.insert("traceparent".to_owned(), serde_json::Value::String(tp.clone()));
+        }
         CloudEvent {
             specversion: SPEC_VERSION.into(),
             id: e.id.to_string(),
@@ -404,6 +408,29 @@ mod tests {
         h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/cloudevents+json; charset=utf-8"));
         let back = CloudEvent::from_http(&h, &e.to_structured()).expect("parse");
         assert_eq!(back, e);
+    }
+
+    #[test]
+    fn outbox_rows_carry_partition_sequence_and_trace_context() {
+        let row = OutboxEvent {
+            seq: 42,
+            id: uuid::Uuid::now_v7(),
+            event_type: "booking.confirmed".into(),
+            source: "/ticketgw/bookings".into(),
+            subject: "bookings/b1".into(),
+            partition_key: "b1".into(),
+            time: Utc::now(),
+            data: serde_json::json!({"booking_id": "b1"}),
+            sent_at: None,
+            attempts: 0,
+            traceparent: Some("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".into()),
+        };
+        let e = CloudEvent::from_outbox(&row);
+        assert_eq!(e.partition_key(), "b1");
+        assert_eq!(e.extension("sequence").as_deref(), Some("00000000000000000042"));
+        let (h, _) = e.to_binary();
+        assert_eq!(h["ce-traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        assert_eq!(h["ce-type"], "booking.confirmed");
     }
 
     #[test]

@@ -359,7 +359,11 @@ pub fn classify_status(status: u16, body: &str) -> Result<(), DeliveryError> {
 #[async_trait]
 impl EventSink for HttpSink {
     async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
-        let (headers, body) = event.to_binary();
+        let (mut headers, body) = event.to_binary();
+        // W3C trace context for HTTP, as Knative propagates it.
+        if let Some(tp) = event.extension("traceparent").and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+            headers.insert("traceparent", tp);
+        }
         let resp = self
             .client
             .post(&self.url)

@@ -71,12 +71,14 @@ pub fn with_platform(
                                 .get(REQUEST_ID)
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or("");
-                            tracing::info_span!(
+                            let span = tracing::info_span!(
                                 "request",
                                 method = %req.method(),
                                 path = %req.uri().path(),
                                 request_id = %request_id,
-                            )
+                            );
+                            crate::telemetry::adopt_parent(&span, req.headers());
+                            span
                         })
                         .on_request(())
                         .on_response(DefaultOnResponse::new().level(Level::INFO)),

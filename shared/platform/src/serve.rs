@@ -72,6 +72,7 @@ pub async fn serve(app: Router, config: &Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await?;
     tracing::info!("shut down");
+    crate::telemetry::shutdown();
     Ok(())
 }
 

@@ -296,16 +296,16 @@ macro_rules! bookings_impl {
 
             #[tracing::instrument(skip(self), level = "debug")]
             async fn outbox_after(&self, after_seq: i64, limit: u32) -> $crate::StoreResult<Vec<$crate::OutboxEvent>> {
-                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, Option<chrono::DateTime<chrono::Utc>>, i32);
+                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, Option<chrono::DateTime<chrono::Utc>>, i32, Option<String>);
                 let rows: Vec<R> = sqlx::query_as(
-                    "SELECT seq, id, type, source, subject, partition_key, time, data, sent_at, attempts FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
+                    "SELECT seq, id, type, source, subject, partition_key, time, data, sent_at, attempts, traceparent FROM outbox WHERE seq > $1 ORDER BY seq LIMIT $2",
                 )
                 .bind(after_seq)
                 .bind(i64::from(limit))
                 .fetch_all(&self.pool)
                 .await?;
                 rows.into_iter()
-                    .map(|(seq, id, event_type, source, subject, partition_key, time, data, sent_at, attempts)| {
+                    .map(|(seq, id, event_type, source, subject, partition_key, time, data, sent_at, attempts, traceparent)| {
                         Ok($crate::OutboxEvent {
                             seq,
                             id,
@@ -317,6 +317,7 @@ macro_rules! bookings_impl {
                             data: serde_json::from_str(&data).map_err(|e| $crate::StoreError::Corrupt(format!("outbox data: {e}")))?,
                             sent_at,
                             attempts,
+                            traceparent,
                         })
                     })
                     .collect()
@@ -652,7 +653,7 @@ macro_rules! bookings_impl {
                 now: chrono::DateTime<chrono::Utc>,
             ) -> $crate::StoreResult<()> {
                 sqlx::query(
-                    "INSERT INTO outbox (id, type, source, subject, partition_key, time, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO outbox (id, type, source, subject, partition_key, time, data, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(uuid::Uuid::now_v7())
                 .bind(event_type)
@@ -661,6 +662,7 @@ macro_rules! bookings_impl {
                 .bind(partition_key)
                 .bind(now)
                 .bind(data.to_string())
+                .bind($crate::traceparent())
                 .execute(&mut *conn)
                 .await?;
                 Ok(())

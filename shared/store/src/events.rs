@@ -171,10 +171,10 @@ macro_rules! events_impl {
                      WHERE seq IN (SELECT seq FROM c) AND NOT EXISTS (SELECT 1 FROM outbox e \
                        WHERE e.partition_key = outbox.partition_key AND e.sent_at IS NULL \
                        AND e.dead_at IS NULL AND e.seq < outbox.seq AND e.seq NOT IN (SELECT seq FROM c)) \
-                     RETURNING seq, id, type, source, subject, partition_key, time, data, attempts",
+                     RETURNING seq, id, type, source, subject, partition_key, time, data, attempts, traceparent",
                     $skip_locked
                 );
-                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, i32);
+                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, i32, Option<String>);
                 let mut tx = self.begin_write().await?;
                 let rows: Vec<R> = sqlx::query_as(&sql)
                     .bind($crate::model::truncate_micros(now))
@@ -186,7 +186,7 @@ macro_rules! events_impl {
                 tx.commit().await?;
                 let mut out = rows
                     .into_iter()
-                    .map(|(seq, id, event_type, source, subject, partition_key, time, data, attempts)| {
+                    .map(|(seq, id, event_type, source, subject, partition_key, time, data, attempts, traceparent)| {
                         Ok($crate::OutboxEvent {
                             seq,
                             id,
@@ -199,6 +199,7 @@ macro_rules! events_impl {
                                 .map_err(|e| $crate::StoreError::Corrupt(format!("outbox data: {e}")))?,
                             sent_at: None,
                             attempts,
+                            traceparent,
                         })
                     })
                     .collect::<$crate::StoreResult<Vec<_>>>()?;
@@ -218,7 +219,7 @@ macro_rules! events_impl {
                 let id = uuid::Uuid::now_v7();
                 let mut tx = self.begin_write().await?;
                 sqlx::query(
-                    "INSERT INTO outbox (id, type, source, subject, partition_key, time, data) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    "INSERT INTO outbox (id, type, source, subject, partition_key, time, data, traceparent) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                 )
                 .bind(id)
                 .bind(event_type)
@@ -227,6 +228,7 @@ macro_rules! events_impl {
                 .bind(partition_key)
                 .bind($crate::model::truncate_micros(now))
                 .bind(data.to_string())
+                .bind($crate::traceparent())
                 .execute(&mut *tx)
                 .await?;
                 tx.commit().await?;
@@ -361,14 +363,14 @@ macro_rules! events_impl {
             }
 
             async fn outbox_get(&self, id: uuid::Uuid) -> $crate::StoreResult<Option<$crate::OutboxEvent>> {
-                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, Option<chrono::DateTime<chrono::Utc>>, i32);
+                type R = (i64, uuid::Uuid, String, String, String, String, chrono::DateTime<chrono::Utc>, String, Option<chrono::DateTime<chrono::Utc>>, i32, Option<String>);
                 let row: Option<R> = sqlx::query_as(
-                    "SELECT seq, id, type, source, subject, partition_key, time, data, sent_at, attempts FROM outbox WHERE id = $1",
+                    "SELECT seq, id, type, source, subject, partition_key, time, data, sent_at, attempts, traceparent FROM outbox WHERE id = $1",
                 )
                 .bind(id)
                 .fetch_optional(self.pool())
                 .await?;
-                row.map(|(seq, id, event_type, source, subject, partition_key, time, data, sent_at, attempts)| {
+                row.map(|(seq, id, event_type, source, subject, partition_key, time, data, sent_at, attempts, traceparent)| {
                     Ok($crate::OutboxEvent {
                         seq,
                         id,
@@ -381,6 +383,7 @@ macro_rules! events_impl {
                             .map_err(|e| $crate::StoreError::Corrupt(format!("outbox data: {e}")))?,
                         sent_at,
                         attempts,
+                        traceparent,
                     })
                 })
                 .transpose()

@@ -36,6 +36,18 @@ pub use tickets::TicketStore;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+static TRACEPARENT: std::sync::OnceLock<fn() -> Option<String>> = std::sync::OnceLock::new();
+
+/// Where outbox rows get the W3C trace context of the change they record
+/// (the platform's tracing sets it when traces are exported).
+pub fn set_traceparent_source(f: fn() -> Option<String>) {
+    let _ = TRACEPARENT.set(f);
+}
+
+pub(crate) fn traceparent() -> Option<String> {
+    TRACEPARENT.get().and_then(|f| f())
+}
+
 /// Who a query runs for. Organizer-scoped calls only ever see that
 /// organizer's rows: ownership is part of the query, not a check after it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

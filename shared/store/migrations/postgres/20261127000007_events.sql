@@ -8,6 +8,8 @@ ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 -- attempt it is the earliest time of the next one (backoff).
 ALTER TABLE outbox ADD COLUMN claimed_until TIMESTAMPTZ;
 ALTER TABLE outbox ADD COLUMN last_error TEXT;
+-- W3C trace context of the change (the CloudEvents `traceparent` extension).
+ALTER TABLE outbox ADD COLUMN traceparent TEXT;
 ALTER TABLE outbox ADD COLUMN dead_at TIMESTAMPTZ;
 
 -- Per-partition order: "is an earlier row of this partition still unsent?"

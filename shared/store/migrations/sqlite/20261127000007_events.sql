@@ -6,6 +6,8 @@
 ALTER TABLE outbox ADD COLUMN claimed_by TEXT;
 ALTER TABLE outbox ADD COLUMN claimed_until TEXT;
 ALTER TABLE outbox ADD COLUMN last_error TEXT;
+-- W3C trace context of the change (the CloudEvents `traceparent` extension).
+ALTER TABLE outbox ADD COLUMN traceparent TEXT;
 ALTER TABLE outbox ADD COLUMN dead_at TEXT;
 
 CREATE INDEX outbox_unsent_partition ON outbox (partition_key, seq) WHERE sent_at IS NULL AND dead_at IS NULL;

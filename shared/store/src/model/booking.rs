@@ -123,6 +123,8 @@ pub struct OutboxEvent {
     pub sent_at: Option<DateTime<Utc>>,
     /// Failed delivery attempts so far.
     pub attempts: i32,
+    /// W3C trace context of the change.
+    pub traceparent: Option<String>,
 }
 
 /// CloudEvents `source` of events about bookings.
