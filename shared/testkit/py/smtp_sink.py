@@ -7,7 +7,7 @@ Prints READY once it accepts connections; stops on SIGTERM or when stdin
 closes.
 """
 import argparse
-import email
+import email.parser
 import json
 import os
 import signal
@@ -26,7 +26,8 @@ class Recorder:
         self.n = 0
 
     async def handle_DATA(self, server, session, envelope):
-        msg = email.message_from_bytes(envelope.content)
+        # Headers only: the bodies (PDFs, images) are not needed here.
+        msg = email.parser.BytesHeaderParser().parsebytes(envelope.content)
         rec = {
             "message_id": msg.get("Message-ID"),
             "to": envelope.rcpt_tos,
