@@ -90,7 +90,10 @@ pub fn start_events(state: &AppState) -> anyhow::Result<()> {
     )
     .on_dead(Arc::new(move |ev, err| {
         let mut ev = ev.clone();
-        ev.set_extension("knativeerrordata", err.chars().take(1000).collect::<String>());
+        ev.set_extension(
+            "knativeerrordata",
+            err.chars().take(1000).collect::<String>(),
+        );
         let dls = dead_sink.clone();
         tokio::spawn(async move {
             if let Err(e) = dls.deliver(&ev).await {
@@ -99,8 +102,16 @@ pub fn start_events(state: &AppState) -> anyhow::Result<()> {
         });
     }));
     if let RelayTarget::Amqp { url, exchange } = &target {
-        let config = tg_events::dispatch::DispatchConfig::in_process(url, exchange);
-        tokio::spawn(tg_events::dispatch::run(config, sink, Some(dls), std::future::pending()));
+        let mut config = tg_events::dispatch::DispatchConfig::in_process(url, exchange);
+        if let Some(q) = get("TICKETGW_DISPATCH_QUEUE").filter(|q| !q.trim().is_empty()) {
+            config.queue = q;
+        }
+        tokio::spawn(tg_events::dispatch::run(
+            config,
+            sink,
+            Some(dls),
+            std::future::pending(),
+        ));
     }
     tokio::spawn(relay.run(std::future::pending()));
     tokio::spawn(tg_events::relay::report_stats(

@@ -50,6 +50,8 @@ pub struct ProfileView {
     pub roles: Vec<Role>,
     pub notify_email: bool,
     pub notify_sms: bool,
+    /// Language of emails and SMS (`en`, `de`).
+    pub language: String,
     pub status: UserStatus,
     /// The identity provider that vouches for this account.
     pub issuer: String,
@@ -66,6 +68,7 @@ impl ProfileView {
             roles,
             notify_email: u.notify_email,
             notify_sms: u.notify_sms,
+            language: u.language,
             status: u.status,
             issuer: u.iss,
         }
@@ -83,7 +86,12 @@ pub struct UpdateProfileRequest {
     pub phone: Option<Option<String>>,
     pub notify_email: Option<bool>,
     pub notify_sms: Option<bool>,
+    /// Language of notifications: `en` or `de`.
+    pub language: Option<String>,
 }
+
+/// Languages the notification templates exist in.
+pub const LANGUAGES: [&str; 2] = ["en", "de"];
 
 fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
@@ -105,7 +113,7 @@ async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Profil
     Ok(Json(ProfileView::new(user, caller.roles)))
 }
 
-/// Change your name, phone number or notification preferences.
+/// Change your name, phone number, notification preferences or language.
 #[utoipa::path(patch, path = "/v1/me", tag = "accounts", request_body = UpdateProfileRequest, security(("bearer" = [])),
     responses((status = 200, description = "Your profile", body = ProfileView),
               (status = 422, description = "Invalid fields", body = ProblemDoc, content_type = "application/problem+json")))]
@@ -130,7 +138,16 @@ async fn update_me(
             "must be in E.164 form, e.g. +4930123456",
         ));
     }
-    if name.is_none() && phone.is_none() && body.notify_email.is_none() && body.notify_sms.is_none()
+    if let Some(l) = &body.language
+        && !LANGUAGES.contains(&l.as_str())
+    {
+        errors.push(FieldError::new("language", "must be one of en, de"));
+    }
+    if name.is_none()
+        && phone.is_none()
+        && body.notify_email.is_none()
+        && body.notify_sms.is_none()
+        && body.language.is_none()
     {
         errors.push(FieldError::new("body", "name at least one field to change"));
     }
@@ -142,6 +159,7 @@ async fn update_me(
         phone,
         notify_email: body.notify_email,
         notify_sms: body.notify_sms,
+        language: body.language,
     };
     let user = state.store.update_profile(caller.user_id, &patch).await?;
     Ok(Json(ProfileView::new(user, caller.roles)))

@@ -59,7 +59,13 @@ impl Mailer {
                 let dir = dir.clone();
                 let stem: String = file_stem
                     .chars()
-                    .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '.' { c } else { '_' })
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
                     .collect();
                 tokio::task::spawn_blocking(move || -> std::io::Result<()> {
                     std::fs::create_dir_all(&dir)?;
@@ -76,7 +82,10 @@ impl Mailer {
 }
 
 fn classify(status: reqwest::StatusCode, body: &str, what: &str) -> Result<(), SendError> {
-    let detail = format!("{what} answered {status}: {}", body.chars().take(300).collect::<String>());
+    let detail = format!(
+        "{what} answered {status}: {}",
+        body.chars().take(300).collect::<String>()
+    );
     if status.is_success() {
         Ok(())
     } else if status.is_server_error() || status.as_u16() == 429 || status.as_u16() == 408 {
@@ -108,8 +117,14 @@ impl Twilio {
         let resp = self
             .http
             .post(&url)
-            .basic_auth(&self.config.account_sid, Some(self.config.auth_token.expose()))
-            .header(reqwest::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .basic_auth(
+                &self.config.account_sid,
+                Some(self.config.auth_token.expose()),
+            )
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
             .body(form)
             .send()
             .await
@@ -159,7 +174,10 @@ impl Telegram {
         if ok {
             Ok(())
         } else {
-            Err(SendError::Permanent(format!("Telegram said not ok: {}", text.chars().take(300).collect::<String>())))
+            Err(SendError::Permanent(format!(
+                "Telegram said not ok: {}",
+                text.chars().take(300).collect::<String>()
+            )))
         }
     }
 }

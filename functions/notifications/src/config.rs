@@ -70,8 +70,8 @@ impl NotifyConfig {
                 "TICKETGW_SMTP_URL must start with smtp:// or smtps://"
             );
         }
-        let mail_from =
-            get("TICKETGW_MAIL_FROM").unwrap_or_else(|| "Ticket Gateway <tickets@ticketgw.local>".into());
+        let mail_from = get("TICKETGW_MAIL_FROM")
+            .unwrap_or_else(|| "Ticket Gateway <tickets@ticketgw.local>".into());
         anyhow::ensure!(
             mail_from.parse::<lettre::message::Mailbox>().is_ok(),
             "TICKETGW_MAIL_FROM: `{mail_from}` is not a mailbox"
@@ -97,7 +97,10 @@ impl NotifyConfig {
                 "TICKETGW_TWILIO_ACCOUNT_SID, TICKETGW_TWILIO_AUTH_TOKEN and TICKETGW_TWILIO_FROM go together"
             ),
         };
-        let telegram = match (get("TICKETGW_TELEGRAM_BOT_TOKEN"), get("TICKETGW_TELEGRAM_CHAT_ID")) {
+        let telegram = match (
+            get("TICKETGW_TELEGRAM_BOT_TOKEN"),
+            get("TICKETGW_TELEGRAM_CHAT_ID"),
+        ) {
             (Some(token), Some(chat)) => Some(TelegramConfig {
                 bot_token: Secret::new(token),
                 chat_id: chat,
@@ -105,7 +108,9 @@ impl NotifyConfig {
                     .unwrap_or_else(|| "https://api.telegram.org".into()),
             }),
             (None, None) => None,
-            _ => anyhow::bail!("TICKETGW_TELEGRAM_BOT_TOKEN and TICKETGW_TELEGRAM_CHAT_ID go together"),
+            _ => anyhow::bail!(
+                "TICKETGW_TELEGRAM_BOT_TOKEN and TICKETGW_TELEGRAM_CHAT_ID go together"
+            ),
         };
         let num = |k: &str, d: u32| -> anyhow::Result<u32> {
             match get(k) {

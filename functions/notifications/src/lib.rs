@@ -48,8 +48,10 @@ pub const FUNCTION: FunctionSpec = FunctionSpec {
 /// The function's router, its settings read from the environment. Start-up
 /// (`main.rs`) has already checked them.
 pub fn router(state: AppState) -> Router {
-    let config = NotifyConfig::from_env(&state.config).expect("notification settings were checked at start");
-    let notifier = Notifier::new(state.store.clone(), config).expect("notification settings were checked at start");
+    let config =
+        NotifyConfig::from_env(&state.config).expect("notification settings were checked at start");
+    let notifier = Notifier::new(state.store.clone(), config)
+        .expect("notification settings were checked at start");
     router_with(Arc::new(notifier))
 }
 
@@ -73,12 +75,25 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
-fn reply(r: Result<Report, DeliveryError>, ok: StatusCode) -> Result<(StatusCode, Json<Report>), ApiError> {
+fn reply(
+    r: Result<Report, DeliveryError>,
+    ok: StatusCode,
+) -> Result<(StatusCode, Json<Report>), ApiError> {
     match r {
         Ok(report) => Ok((ok, Json(report))),
-        Err(DeliveryError::Permanent(m)) => Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "event_rejected", m)),
-        Err(DeliveryError::Retryable(m)) => Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry_later", m)
-            .with_header(axum::http::header::RETRY_AFTER, axum::http::HeaderValue::from_static("5"))),
+        Err(DeliveryError::Permanent(m)) => Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "event_rejected",
+            m,
+        )),
+        Err(DeliveryError::Retryable(m)) => {
+            Err(
+                ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "retry_later", m).with_header(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static("5"),
+                ),
+            )
+        }
     }
 }
 
@@ -91,8 +106,14 @@ fn reply(r: Result<Report, DeliveryError>, ok: StatusCode) -> Result<(StatusCode
         (status = 422, description = "`event_rejected`: its data is unusable (dead-lettered, not retried)", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 503, description = "`retry_later`: a channel or the database failed; deliver again", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
-async fn receive(State(n): State<Arc<Notifier>>, event: CloudEvent) -> Result<(StatusCode, Json<Report>), ApiError> {
-    reply(detached(async move { n.handle(&event).await }).await, StatusCode::OK)
+async fn receive(
+    State(n): State<Arc<Notifier>>,
+    event: CloudEvent,
+) -> Result<(StatusCode, Json<Report>), ApiError> {
+    reply(
+        detached(async move { n.handle(&event).await }).await,
+        StatusCode::OK,
+    )
 }
 
 /// Runs the handling to its end even if the caller hangs up: a send cut
@@ -115,6 +136,12 @@ where
         (status = 400, description = "Not a CloudEvent", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 503, description = "The alert could not be sent; deliver again", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
-async fn dead_letter(State(n): State<Arc<Notifier>>, event: CloudEvent) -> Result<(StatusCode, Json<Report>), ApiError> {
-    reply(detached(async move { n.dead_letter(&event).await }).await, StatusCode::ACCEPTED)
+async fn dead_letter(
+    State(n): State<Arc<Notifier>>,
+    event: CloudEvent,
+) -> Result<(StatusCode, Json<Report>), ApiError> {
+    reply(
+        detached(async move { n.dead_letter(&event).await }).await,
+        StatusCode::ACCEPTED,
+    )
 }

@@ -24,7 +24,10 @@ fn main() -> ExitCode {
         return tg_platform::run_function(notifications::FUNCTION);
     }
     tg_platform::telemetry::init(platform.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("notifications: {e}");
@@ -34,14 +37,17 @@ fn main() -> ExitCode {
     let result: anyhow::Result<()> = rt.block_on(async move {
         let state = tg_platform::build_state(platform.clone()).await?;
         let config = notifications::NotifyConfig::from_env(&platform)?;
-        let sink = Arc::new(notifications::NotifierSink(Arc::new(notifications::Notifier::new(
-            state.store.clone(),
-            config,
-        )?)));
+        let sink = Arc::new(notifications::NotifierSink(Arc::new(
+            notifications::Notifier::new(state.store.clone(), config)?,
+        )));
         lambda_runtime::run(lambda_runtime::service_fn(
             move |ev: lambda_runtime::LambdaEvent<aws_lambda_events::event::sqs::SqsEvent>| {
                 let sink = sink.clone();
-                async move { Ok::<_, lambda_runtime::Error>(tg_events::sqs::handle_batch(ev.payload, sink.as_ref()).await) }
+                async move {
+                    Ok::<_, lambda_runtime::Error>(
+                        tg_events::sqs::handle_batch(ev.payload, sink.as_ref()).await,
+                    )
+                }
             },
         ))
         .await

@@ -11,7 +11,9 @@ use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 use serde_json::json;
 use tg_events::{CloudEvent, DeliveryError, EventSink};
-use tg_store::{Booking, BookingStatus, DynStore, NotificationClaim, NotificationKey, Scope, StoreError};
+use tg_store::{
+    Booking, BookingStatus, DynStore, NotificationClaim, NotificationKey, Scope, StoreError,
+};
 use uuid::Uuid;
 
 use crate::channels::{Mailer, SendError, Telegram, Twilio};
@@ -94,8 +96,14 @@ impl Notifier {
             tracing::warn!("TICKETGW_TELEGRAM_BOT_TOKEN is not set: ops alerts are only logged");
         }
         Ok(Notifier {
-            sms: config.twilio.clone().map(|c| Twilio { config: c, http: http.clone() }),
-            telegram: config.telegram.clone().map(|c| Telegram { config: c, http }),
+            sms: config.twilio.clone().map(|c| Twilio {
+                config: c,
+                http: http.clone(),
+            }),
+            telegram: config
+                .telegram
+                .clone()
+                .map(|c| Telegram { config: c, http }),
             templates: Templates::new()?,
             mailer,
             from,
@@ -120,19 +128,29 @@ impl Notifier {
         match ev.ty.as_str() {
             "booking.confirmed" => {
                 let id = uuid_field(ev, "booking_id")?;
-                self.booking_mail(ev, id, "booking_confirmed", json!({}), &mut r).await?;
+                self.booking_mail(ev, id, "booking_confirmed", json!({}), &mut r)
+                    .await?;
                 self.confirmation_sms(ev, id, &mut r).await?;
             }
             "booking.cancelled" | "booking.expired" => {
                 let id = uuid_field(ev, "booking_id")?;
-                let template = if ev.ty == "booking.cancelled" { "booking_cancelled" } else { "booking_expired" };
-                self.booking_mail(ev, id, template, json!({"reason": ""}), &mut r).await?;
+                let template = if ev.ty == "booking.cancelled" {
+                    "booking_cancelled"
+                } else {
+                    "booking_expired"
+                };
+                self.booking_mail(ev, id, template, json!({"reason": ""}), &mut r)
+                    .await?;
             }
             "payment.refunded" => {
                 let id = uuid_field(ev, "booking_id")?;
                 let d = ev.data.clone().unwrap_or_default();
                 let cents = d.get("amount_cents").and_then(|v| v.as_i64()).unwrap_or(0);
-                let currency = d.get("currency").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                let currency = d
+                    .get("currency")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned();
                 let full = d.get("full").and_then(|v| v.as_bool()).unwrap_or(false);
                 self.booking_mail(
                     ev,
@@ -145,9 +163,14 @@ impl Notifier {
             }
             "event.cancelled" => {
                 let event_id = uuid_field(ev, "event_id")?;
-                let bookings = self.store.ticketed_bookings(event_id).await.map_err(store_err)?;
+                let bookings = self
+                    .store
+                    .ticketed_bookings(event_id)
+                    .await
+                    .map_err(store_err)?;
                 for b in bookings {
-                    self.booking_mail(ev, b, "event_cancelled", json!({"reason": ""}), &mut r).await?;
+                    self.booking_mail(ev, b, "event_cancelled", json!({"reason": ""}), &mut r)
+                        .await?;
                 }
             }
             "payment.disputed" => {
@@ -157,12 +180,21 @@ impl Notifier {
                     d.get("payment_id").and_then(|v| v.as_str()).unwrap_or("?"),
                     d.get("booking_id").and_then(|v| v.as_str()).unwrap_or("?"),
                 );
-                self.alert(ev, "Payment disputed", &detail, None, &mut r).await?;
+                self.alert(ev, "Payment disputed", &detail, None, &mut r)
+                    .await?;
             }
             "ops.alert" => {
                 let d = ev.data.clone().unwrap_or_default();
-                let title = d.get("title").and_then(|v| v.as_str()).unwrap_or("Alert").to_owned();
-                let detail = d.get("detail").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+                let title = d
+                    .get("title")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("Alert")
+                    .to_owned();
+                let detail = d
+                    .get("detail")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
+                    .to_owned();
                 self.alert(ev, &title, &detail, None, &mut r).await?;
             }
             _ => {}
@@ -177,7 +209,10 @@ impl Notifier {
         let mut r = Report::default();
         let reason = ev
             .extension("knativeerrordata")
-            .or_else(|| ev.extension("knativeerrorcode").map(|c| format!("HTTP {c}")))
+            .or_else(|| {
+                ev.extension("knativeerrorcode")
+                    .map(|c| format!("HTTP {c}"))
+            })
             .unwrap_or_else(|| "delivery failed".into());
         let attempts = ev.extension("ticketgwattempts");
         tracing::error!(event = %ev.id, r#type = %ev.ty, source = %ev.source, reason = %reason, "dead letter");
@@ -222,7 +257,8 @@ impl Notifier {
             channel: "telegram".into(),
             recipient: tg.config.chat_id.clone(),
         };
-        self.once(&key, None, r, || async { tg.send(&text).await.map(|_| ()) }).await
+        self.once(&key, None, r, || async { tg.send(&text).await.map(|_| ()) })
+            .await
     }
 
     /// Claims `key`, checks the daily cap of `capped` (the address), runs
@@ -240,7 +276,12 @@ impl Notifier {
     {
         let now = Utc::now();
         let lease = now + chrono::Duration::seconds(i64::from(self.config.lease_secs));
-        match self.store.notification_claim(key, now, lease).await.map_err(store_err)? {
+        match self
+            .store
+            .notification_claim(key, now, lease)
+            .await
+            .map_err(store_err)?
+        {
             NotificationClaim::Done => {
                 r.duplicates += 1;
                 return Ok(());
@@ -257,7 +298,11 @@ impl Notifier {
             let quota_key = format!("{}:{}", key.channel, addr.to_lowercase());
             let ok = self
                 .store
-                .notification_quota_take(&quota_key, tg_store::events::quota_day(now), self.config.daily_cap)
+                .notification_quota_take(
+                    &quota_key,
+                    tg_store::events::quota_day(now),
+                    self.config.daily_cap,
+                )
                 .await
                 .map_err(store_err)?;
             if !ok {
@@ -276,13 +321,15 @@ impl Notifier {
                     .notification_finish(key, "sent", None, Utc::now())
                     .await
                     .map_err(store_err)?;
-                metrics::counter!("notifications_sent_total", "channel" => key.channel.clone()).increment(1);
+                metrics::counter!("notifications_sent_total", "channel" => key.channel.clone())
+                    .increment(1);
                 r.sent += 1;
                 Ok(())
             }
             Err(SendError::Permanent(m)) => {
                 tracing::warn!(channel = %key.channel, error = %m, "message refused for good; not retried");
-                metrics::counter!("notifications_failed_total", "channel" => key.channel.clone()).increment(1);
+                metrics::counter!("notifications_failed_total", "channel" => key.channel.clone())
+                    .increment(1);
                 self.store
                     .notification_finish(key, "skipped", Some(&m), Utc::now())
                     .await
@@ -291,7 +338,8 @@ impl Notifier {
                 Ok(())
             }
             Err(e @ SendError::Retryable(_)) => {
-                metrics::counter!("notifications_failed_total", "channel" => key.channel.clone()).increment(1);
+                metrics::counter!("notifications_failed_total", "channel" => key.channel.clone())
+                    .increment(1);
                 let _ = self.store.notification_release(key).await;
                 Err(send_err(e))
             }
@@ -306,9 +354,21 @@ impl Notifier {
         extra: serde_json::Value,
         r: &mut Report,
     ) -> Result<(), DeliveryError> {
-        let booking = self.store.get_booking(booking_id).await.map_err(store_err)?;
-        let user = self.store.get_user(booking.user_id).await.map_err(store_err)?;
-        let event = self.store.get_event(booking.event_id, Scope::All).await.map_err(store_err)?;
+        let booking = self
+            .store
+            .get_booking(booking_id)
+            .await
+            .map_err(store_err)?;
+        let user = self
+            .store
+            .get_user(booking.user_id)
+            .await
+            .map_err(store_err)?;
+        let event = self
+            .store
+            .get_event(booking.event_id, Scope::All)
+            .await
+            .map_err(store_err)?;
         // Refund and cancellation mails of a cancelled event: its own
         // message (`event.cancelled`) says it all, once.
         if event.status == tg_store::EventStatus::Cancelled
@@ -337,8 +397,11 @@ impl Notifier {
                 }
             },
         };
-        let lang = self.store.user_language(user.id).await.map_err(store_err)?;
-        let lang = if self.templates.has_language(&lang) { lang } else { "en".into() };
+        let lang = if self.templates.has_language(&user.language) {
+            user.language.clone()
+        } else {
+            "en".into()
+        };
         let key = NotificationKey {
             source: ev.source.clone(),
             event_id: ev.id.clone(),
@@ -351,10 +414,22 @@ impl Notifier {
             },
         };
         let message_id = format!("<{}.{}@ticketgw>", ev.id, short_hash(&key.recipient));
-        let stem = format!("{}-{}-{}", Utc::now().format("%Y%m%dT%H%M%S%.6f"), ev.ty, short_hash(&format!("{}{}", ev.id, key.recipient)));
-        let mail = self.compose(template, &lang, &booking, &user.name, &email, &event, extra, true).await?;
+        let stem = format!(
+            "{}-{}-{}",
+            Utc::now().format("%Y%m%dT%H%M%S%.6f"),
+            ev.ty,
+            short_hash(&format!("{}{}", ev.id, key.recipient))
+        );
+        let mail = self
+            .compose(
+                template, &lang, &booking, &user.name, &email, &event, extra, true,
+            )
+            .await?;
         let msg = self.message(&mail, &lang, &to, &message_id, &ev.ty)?;
-        self.once(&key, Some(&email), r, || async { self.mailer.send(msg, &stem).await }).await
+        self.once(&key, Some(&email), r, || async {
+            self.mailer.send(msg, &stem).await
+        })
+        .await
     }
 
     async fn compose(
@@ -378,7 +453,11 @@ impl Notifier {
         let mut inline = Vec::new();
         let mut attachments = Vec::new();
         if template == "booking_confirmed" {
-            let tickets = self.store.tickets_of_booking(b.id).await.map_err(store_err)?;
+            let tickets = self
+                .store
+                .tickets_of_booking(b.id)
+                .await
+                .map_err(store_err)?;
             for t in tickets.iter().filter(|t| t.revoked_at.is_none()) {
                 let cid = format!("qr-{}", t.id);
                 ctx_tickets.push(json!({
@@ -400,7 +479,9 @@ impl Notifier {
                     ticket_type: t.ticket_type_name.clone(),
                     holder_name: t.attendee_name.clone(),
                     ticket_id: t.id,
-                    price: tt.map(|x| money(x.price_cents, x.currency.as_str(), lang)).unwrap_or_default(),
+                    price: tt
+                        .map(|x| money(x.price_cents, x.currency.as_str(), lang))
+                        .unwrap_or_default(),
                 })
                 .map_err(|e| DeliveryError::Permanent(format!("PDF: {e}")))?;
                 inline.push((cid, png));
@@ -408,7 +489,8 @@ impl Notifier {
             }
         }
         if template == "event_cancelled" && b.status == BookingStatus::Refunded {
-            extra["refund"] = json!({"amount": money(b.total_cents, b.currency.as_str(), lang), "full": true});
+            extra["refund"] =
+                json!({"amount": money(b.total_cents, b.currency.as_str(), lang), "full": true});
         }
         let mut ctx = json!({
             "lang": lang,
@@ -429,7 +511,12 @@ impl Notifier {
                 obj.insert(k.clone(), v.clone());
             }
         }
-        Ok(Mail { template, ctx, inline, attachments })
+        Ok(Mail {
+            template,
+            ctx,
+            inline,
+            attachments,
+        })
     }
 
     fn message(
@@ -455,7 +542,11 @@ impl Notifier {
             let mut related = MultiPart::related().multipart(body);
             for (cid, png) in &m.inline {
                 related = related.singlepart(
-                    Attachment::new_inline(cid.clone()).body(png.clone(), ContentType::parse("image/png").map_err(|e| DeliveryError::Permanent(e.to_string()))?),
+                    Attachment::new_inline(cid.clone()).body(
+                        png.clone(),
+                        ContentType::parse("image/png")
+                            .map_err(|e| DeliveryError::Permanent(e.to_string()))?,
+                    ),
                 );
             }
             related
@@ -464,7 +555,11 @@ impl Notifier {
             let mut mixed = MultiPart::mixed().multipart(content);
             for (name, pdf) in &m.attachments {
                 mixed = mixed.singlepart(
-                    Attachment::new(name.clone()).body(pdf.clone(), ContentType::parse("application/pdf").map_err(|e| DeliveryError::Permanent(e.to_string()))?),
+                    Attachment::new(name.clone()).body(
+                        pdf.clone(),
+                        ContentType::parse("application/pdf")
+                            .map_err(|e| DeliveryError::Permanent(e.to_string()))?,
+                    ),
                 );
             }
             content = mixed;
@@ -479,18 +574,47 @@ impl Notifier {
             .map_err(|e| DeliveryError::Permanent(format!("cannot build the message: {e}")))
     }
 
-    async fn confirmation_sms(&self, ev: &CloudEvent, booking_id: Uuid, r: &mut Report) -> Result<(), DeliveryError> {
+    async fn confirmation_sms(
+        &self,
+        ev: &CloudEvent,
+        booking_id: Uuid,
+        r: &mut Report,
+    ) -> Result<(), DeliveryError> {
         let Some(sms) = &self.sms else { return Ok(()) };
-        let booking = self.store.get_booking(booking_id).await.map_err(store_err)?;
-        let user = self.store.get_user(booking.user_id).await.map_err(store_err)?;
+        let booking = self
+            .store
+            .get_booking(booking_id)
+            .await
+            .map_err(store_err)?;
+        let user = self
+            .store
+            .get_user(booking.user_id)
+            .await
+            .map_err(store_err)?;
         let (true, Some(phone)) = (user.notify_sms, user.phone.clone()) else {
             return Ok(());
         };
-        let event = self.store.get_event(booking.event_id, Scope::All).await.map_err(store_err)?;
-        let lang = self.store.user_language(user.id).await.map_err(store_err)?;
-        let lang = if self.templates.has_language(&lang) { lang } else { "en".into() };
+        let event = self
+            .store
+            .get_event(booking.event_id, Scope::All)
+            .await
+            .map_err(store_err)?;
+        let lang = if self.templates.has_language(&user.language) {
+            user.language.clone()
+        } else {
+            "en".into()
+        };
         let mail = self
-            .compose("booking_confirmed", &lang, &booking, &user.name, user.email.as_deref().unwrap_or(""), &event, json!({}), false)
+            .compose(
+                "booking_confirmed",
+                &lang,
+                &booking,
+                &user.name,
+                user.email.as_deref().unwrap_or(""),
+                &event,
+                json!({}),
+                false,
+            )
             .await?;
         let text = self
             .templates
@@ -502,7 +626,10 @@ impl Notifier {
             channel: "sms".into(),
             recipient: phone.clone(),
         };
-        self.once(&key, Some(&phone), r, || async { sms.send(&phone, text.trim()).await.map(|_| ()) }).await
+        self.once(&key, Some(&phone), r, || async {
+            sms.send(&phone, text.trim()).await.map(|_| ())
+        })
+        .await
     }
 }
 

@@ -24,7 +24,10 @@ impl Templates {
                 }
             }
         }
-        anyhow::ensure!(languages.iter().any(|l| l == "en"), "the English templates are missing");
+        anyhow::ensure!(
+            languages.iter().any(|l| l == "en"),
+            "the English templates are missing"
+        );
         Ok(Templates { env, languages })
     }
 
@@ -37,7 +40,12 @@ impl Templates {
     }
 
     /// Renders `<lang>/<name>` with `ctx`.
-    pub fn render(&self, lang: &str, name: &str, ctx: &serde_json::Value) -> anyhow::Result<String> {
+    pub fn render(
+        &self,
+        lang: &str,
+        name: &str,
+        ctx: &serde_json::Value,
+    ) -> anyhow::Result<String> {
         let t = self.env.get_template(&format!("{lang}/{name}"))?;
         Ok(t.render(minijinja::value::Serde(ctx))?)
     }
@@ -47,9 +55,15 @@ impl Templates {
 /// "free" in the reader's language.
 pub fn money(cents: i64, currency: &str, lang: &str) -> String {
     if cents == 0 {
-        return if lang == "de" { "kostenlos".into() } else { "free".into() };
+        return if lang == "de" {
+            "kostenlos".into()
+        } else {
+            "free".into()
+        };
     }
-    let digits = tg_store::Currency::parse(currency).map(|c| c.minor_units()).unwrap_or(2);
+    let digits = tg_store::Currency::parse(currency)
+        .map(|c| c.minor_units())
+        .unwrap_or(2);
     let sign = if cents < 0 { "-" } else { "" };
     let abs = cents.unsigned_abs();
     if digits == 0 {
@@ -57,7 +71,12 @@ pub fn money(cents: i64, currency: &str, lang: &str) -> String {
     }
     let div = 10u64.pow(u32::from(digits));
     let sep = if lang == "de" { "," } else { "." };
-    format!("{currency} {sign}{}{sep}{:0width$}", abs / div, abs % div, width = usize::from(digits))
+    format!(
+        "{currency} {sign}{}{sep}{:0width$}",
+        abs / div,
+        abs % div,
+        width = usize::from(digits)
+    )
 }
 
 #[cfg(test)]
@@ -87,9 +106,17 @@ mod tests {
             "app_url": "http://127.0.0.1:8080", "support_email": "help@example.org",
         });
         for lang in t.languages() {
-            for kind in ["booking_confirmed", "booking_cancelled", "booking_expired", "booking_refunded", "event_cancelled"] {
+            for kind in [
+                "booking_confirmed",
+                "booking_cancelled",
+                "booking_expired",
+                "booking_refunded",
+                "event_cancelled",
+            ] {
                 for suffix in ["subject.txt", "txt", "html"] {
-                    let out = t.render(lang, &format!("{kind}.{suffix}"), &ctx).expect("render");
+                    let out = t
+                        .render(lang, &format!("{kind}.{suffix}"), &ctx)
+                        .expect("render");
                     assert!(!out.trim().is_empty(), "{lang}/{kind}.{suffix}");
                     if suffix == "html" {
                         assert!(!out.contains("<script>"), "HTML is escaped");
@@ -97,8 +124,17 @@ mod tests {
                     }
                 }
             }
-            assert!(t.render(lang, "sms_booking_confirmed.txt", &ctx).expect("sms").len() < 400);
-            assert!(t.render(lang, "alert.txt", &ctx).expect("alert").contains('x'));
+            assert!(
+                t.render(lang, "sms_booking_confirmed.txt", &ctx)
+                    .expect("sms")
+                    .len()
+                    < 400
+            );
+            assert!(
+                t.render(lang, "alert.txt", &ctx)
+                    .expect("alert")
+                    .contains('x')
+            );
         }
     }
 }

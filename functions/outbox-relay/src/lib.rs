@@ -34,12 +34,19 @@ pub fn relay_from_env(state: &AppState) -> anyhow::Result<Relay> {
     let get = |k: &str| std::env::var(k).ok();
     let target = RelayTarget::from_lookup(get, "amqp")?;
     let config = RelayConfig::from_lookup(get)?;
-    Ok(Relay::new(state.store.clone(), target.publisher(None)?, config))
+    Ok(Relay::new(
+        state.store.clone(),
+        target.publisher(None)?,
+        config,
+    ))
 }
 
 /// Runs the relay and the outbox gauges until `stop`.
 pub async fn run(relay: Relay, state: AppState, stop: impl std::future::Future<Output = ()>) {
-    let stats = tokio::spawn(tg_events::relay::report_stats(state.store.clone(), Duration::from_secs(5)));
+    let stats = tokio::spawn(tg_events::relay::report_stats(
+        state.store.clone(),
+        Duration::from_secs(5),
+    ));
     relay.run(stop).await;
     stats.abort();
 }

@@ -13,7 +13,10 @@ fn main() -> ExitCode {
         }
     };
     tg_platform::telemetry::init(config.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("outbox-relay: {e}");
@@ -23,7 +26,11 @@ fn main() -> ExitCode {
     let result: anyhow::Result<()> = rt.block_on(async move {
         let state = tg_platform::build_state(config.clone()).await?;
         let relay = outbox_relay::relay_from_env(&state)?;
-        let app = tg_platform::with_platform(outbox_relay::router(state.clone()), &state, outbox_relay::openapi());
+        let app = tg_platform::with_platform(
+            outbox_relay::router(state.clone()),
+            &state,
+            outbox_relay::openapi(),
+        );
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let worker = tokio::spawn(outbox_relay::run(relay, state.clone(), async move {
             let _ = rx.await;
@@ -36,7 +43,10 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            tracing::error!(error = format!("{e:#}"), "outbox-relay stopped with an error");
+            tracing::error!(
+                error = format!("{e:#}"),
+                "outbox-relay stopped with an error"
+            );
             ExitCode::FAILURE
         }
     }

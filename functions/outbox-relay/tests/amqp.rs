@@ -38,7 +38,14 @@ async fn emit(store: &DynStore, n: usize) -> Vec<String> {
     let mut ids = Vec::new();
     for i in 0..n {
         let id = store
-            .outbox_emit("test.event", "/tests", "t", &format!("k{}", i % 7), &json!({"n": i}), Utc::now())
+            .outbox_emit(
+                "test.event",
+                "/tests",
+                "t",
+                &format!("k{}", i % 7),
+                &json!({"n": i}),
+                Utc::now(),
+            )
             .await
             .unwrap();
         ids.push(id.to_string());
@@ -75,16 +82,25 @@ async fn a_broker_outage_only_delays_events_and_marking_early_loses_them() {
     // The broker is unreachable: nothing leaves the outbox.
     proxy.set_down(true);
     let ids = emit(&store, 300).await;
-    let mut relay = Relay::new(store.clone(), Box::new(AmqpPublisher::new(&via, &exchange)), relay_config("r1"));
+    let mut relay = Relay::new(
+        store.clone(),
+        Box::new(AmqpPublisher::new(&via, &exchange)),
+        relay_config("r1"),
+    );
     passes(&mut relay, &store, false, Duration::from_millis(800)).await;
-    assert_eq!(store.outbox_stats().await.unwrap().pending, 300, "kept while the broker is down");
+    assert_eq!(
+        store.outbox_stats().await.unwrap().pending,
+        300,
+        "kept while the broker is down"
+    );
     assert!(drain(&ch, &queue).await.is_empty());
 
     // It comes back: everything drains, each event confirmed by the broker.
     proxy.set_down(false);
     passes(&mut relay, &store, true, Duration::from_secs(30)).await;
     assert_eq!(store.outbox_stats().await.unwrap().pending, 0);
-    let got: std::collections::HashSet<String> = drain(&ch, &queue).await.into_iter().map(|m| m.0).collect();
+    let got: std::collections::HashSet<String> =
+        drain(&ch, &queue).await.into_iter().map(|m| m.0).collect();
     let lost = ids.iter().filter(|id| !got.contains(*id)).count();
     assert_eq!(lost, 0, "nothing lost across the outage");
 
@@ -93,15 +109,27 @@ async fn a_broker_outage_only_delays_events_and_marking_early_loses_them() {
     let ids = emit(&store, 200).await;
     let mut unsafe_cfg = relay_config("r2");
     unsafe_cfg.unsafe_mark_before_publish = true;
-    let mut bad = Relay::new(store.clone(), Box::new(AmqpPublisher::new(&via, &exchange)), unsafe_cfg);
+    let mut bad = Relay::new(
+        store.clone(),
+        Box::new(AmqpPublisher::new(&via, &exchange)),
+        unsafe_cfg,
+    );
     proxy.set_down(true);
     passes(&mut bad, &store, false, Duration::from_millis(500)).await;
     proxy.set_down(false);
     passes(&mut bad, &store, true, Duration::from_secs(10)).await;
-    let got: std::collections::HashSet<String> = drain(&ch, &queue).await.into_iter().map(|m| m.0).collect();
+    let got: std::collections::HashSet<String> =
+        drain(&ch, &queue).await.into_iter().map(|m| m.0).collect();
     let lost = ids.iter().filter(|id| !got.contains(*id)).count();
-    assert!(lost > 0, "marking before the confirm must lose events (the check can fail)");
-    assert_eq!(store.outbox_stats().await.unwrap().pending, 0, "...while the outbox believes they were sent");
+    assert!(
+        lost > 0,
+        "marking before the confirm must lose events (the check can fail)"
+    );
+    assert_eq!(
+        store.outbox_stats().await.unwrap().pending,
+        0,
+        "...while the outbox believes they were sent"
+    );
 
     delete_queues(&ch, &[queue]).await;
     delete_exchange(&ch, &exchange).await;
@@ -128,7 +156,9 @@ async fn a_poison_event_is_dead_lettered_after_n_attempts_and_alerts() {
                 &s.config,
             )
             .unwrap();
-            d.layer(notifications::router_with(Arc::new(notifications::Notifier::new(s.store.clone(), cfg).unwrap())))
+            d.layer(notifications::router_with(Arc::new(
+                notifications::Notifier::new(s.store.clone(), cfg).unwrap(),
+            )))
         },
         &[],
     )
@@ -148,24 +178,46 @@ async fn a_poison_event_is_dead_lettered_after_n_attempts_and_alerts() {
     };
     let stop = Arc::new(tokio::sync::Notify::new());
     let s2 = stop.clone();
-    let dispatcher = tokio::spawn(tg_events::dispatch::run(config.clone(), sink, dls, async move { s2.notified().await }));
+    let dispatcher = tokio::spawn(tg_events::dispatch::run(
+        config.clone(),
+        sink,
+        dls,
+        async move { s2.notified().await },
+    ));
 
     // A confirmation for a booking that does not exist: 503 every time.
     let poison = store
-        .outbox_emit("booking.confirmed", "/ticketgw/bookings", "bookings/x", "x",
-            &json!({"booking_id": uuid::Uuid::new_v4()}), Utc::now())
+        .outbox_emit(
+            "booking.confirmed",
+            "/ticketgw/bookings",
+            "bookings/x",
+            "x",
+            &json!({"booking_id": uuid::Uuid::new_v4()}),
+            Utc::now(),
+        )
         .await
         .unwrap()
         .to_string();
     // Unusable data: 422, dead-lettered at once.
     let malformed = store
-        .outbox_emit("booking.confirmed", "/ticketgw/bookings", "bookings/y", "y", &json!({"nothing": true}), Utc::now())
+        .outbox_emit(
+            "booking.confirmed",
+            "/ticketgw/bookings",
+            "bookings/y",
+            "y",
+            &json!({"nothing": true}),
+            Utc::now(),
+        )
         .await
         .unwrap()
         .to_string();
     // Wait for the dispatcher's queue to exist before publishing.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    let mut relay = Relay::new(store.clone(), Box::new(AmqpPublisher::new(&url, &exchange)), relay_config("p"));
+    let mut relay = Relay::new(
+        store.clone(),
+        Box::new(AmqpPublisher::new(&url, &exchange)),
+        relay_config("p"),
+    );
     passes(&mut relay, &store, true, Duration::from_secs(10)).await;
 
     let dlq = config.dead_letter_queue();
@@ -177,16 +229,34 @@ async fn a_poison_event_is_dead_lettered_after_n_attempts_and_alerts() {
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let p = dead.iter().find(|m| m.0 == poison).expect("the poison event is in the DLQ");
+    let p = dead
+        .iter()
+        .find(|m| m.0 == poison)
+        .expect("the poison event is in the DLQ");
     assert_eq!(p.1, Some(3), "after three attempts");
-    let m = dead.iter().find(|m| m.0 == malformed).expect("the malformed event is in the DLQ");
+    let m = dead
+        .iter()
+        .find(|m| m.0 == malformed)
+        .expect("the malformed event is in the DLQ");
     assert_eq!(m.1, Some(1), "not retried");
     assert_eq!(deliveries.of(&poison), 3, "delivered three times");
     assert_eq!(deliveries.of(&malformed), 1);
-    let alerts: Vec<Value> = telegram.requests().iter().map(|r| serde_json::from_slice(&r.body).unwrap()).collect();
+    let alerts: Vec<Value> = telegram
+        .requests()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
     assert_eq!(alerts.len(), 2, "one alert per dead letter: {alerts:?}");
-    assert!(alerts.iter().any(|a| a["text"].as_str().unwrap().contains(&poison)));
-    assert_eq!(drain(&ch, &config.queue).await.len(), 0, "nothing left behind");
+    assert!(
+        alerts
+            .iter()
+            .any(|a| a["text"].as_str().unwrap().contains(&poison))
+    );
+    assert_eq!(
+        drain(&ch, &config.queue).await.len(),
+        0,
+        "nothing left behind"
+    );
 
     stop.notify_waiters();
     dispatcher.await.unwrap();

@@ -82,9 +82,16 @@ async fn make_confirmations(store: &DynStore, n: usize) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
     let Some(url) = amqp_url() else { return };
-    let Some(db) = TestDb::postgres().await else { return };
-    let Some(sink) = SmtpSink::start(false).await else { return };
-    let n: usize = std::env::var("JEPSEN_CONFIRMATIONS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
+    let Some(db) = TestDb::postgres().await else {
+        return;
+    };
+    let Some(sink) = SmtpSink::start(false).await else {
+        return;
+    };
+    let n: usize = std::env::var("JEPSEN_CONFIRMATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
     let db_url = db.url.clone();
     let deliveries = Deliveries::default();
     let d = deliveries.clone();
@@ -101,7 +108,9 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
                 &s.config,
             )
             .unwrap();
-            d.layer(notifications::router_with(Arc::new(notifications::Notifier::new(s.store.clone(), cfg).unwrap())))
+            d.layer(notifications::router_with(Arc::new(
+                notifications::Notifier::new(s.store.clone(), cfg).unwrap(),
+            )))
         },
         &[],
     )
@@ -109,14 +118,20 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
     let store = app.state.store.clone();
     let started = Instant::now();
     make_confirmations(&store, n).await;
-    eprintln!("jepsen: {n} confirmations written in {:?}", started.elapsed());
+    eprintln!(
+        "jepsen: {n} confirmations written in {:?}",
+        started.elapsed()
+    );
 
     let (_c, ch) = channel(&url).await;
     let exchange = unique("tgtest.jepsen");
     // Two proxies: one for the relays, one for the dispatcher.
     let relay_proxy = Arc::new(ChaosProxy::start(amqp_addr(&url)).await);
     let dispatch_proxy = Arc::new(ChaosProxy::start(amqp_addr(&url)).await);
-    let mut config = tg_events::dispatch::DispatchConfig::in_process(&amqp_via(&url, dispatch_proxy.addr), &exchange);
+    let mut config = tg_events::dispatch::DispatchConfig::in_process(
+        &amqp_via(&url, dispatch_proxy.addr),
+        &exchange,
+    );
     config.queue = format!("{exchange}.notifications");
     config.prefetch = 32;
     config.backoff_base = Duration::from_millis(100);
@@ -130,7 +145,12 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
     };
     let stop = Arc::new(tokio::sync::Notify::new());
     let s2 = stop.clone();
-    let dispatcher = tokio::spawn(tg_events::dispatch::run(config.clone(), target, dls, async move { s2.notified().await }));
+    let dispatcher = tokio::spawn(tg_events::dispatch::run(
+        config.clone(),
+        target,
+        dls,
+        async move { s2.notified().await },
+    ));
     // The queue must exist before the first publish (or events go to the
     // unrouted queue, as any unbound event does).
     tokio::time::sleep(Duration::from_millis(800)).await;
@@ -157,7 +177,12 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
                 let _ = relays[i].wait().await;
                 kills.fetch_add(1, Ordering::SeqCst);
                 tokio::time::sleep(Duration::from_millis(fastrand::u64(0..400))).await;
-                relays[i] = spawn_relay(&db_url, &relay_url, &exchange, if i == 0 { "jepsen-a" } else { "jepsen-b" });
+                relays[i] = spawn_relay(
+                    &db_url,
+                    &relay_url,
+                    &exchange,
+                    if i == 0 { "jepsen-a" } else { "jepsen-b" },
+                );
             }
             1 => {
                 relay_proxy.cut();
@@ -172,7 +197,10 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
         if pending == 0 && chaos_start.elapsed() > Duration::from_secs(10) {
             break;
         }
-        assert!(Instant::now() < deadline, "the outbox did not drain under chaos ({pending} left)");
+        assert!(
+            Instant::now() < deadline,
+            "the outbox did not drain under chaos ({pending} left)"
+        );
     }
     chaos_on.store(false, Ordering::SeqCst);
     eprintln!(
@@ -201,7 +229,9 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
     let records = sink.records();
     let mut per_id: HashMap<String, u32> = HashMap::new();
     for r in &records {
-        *per_id.entry(r.message_id.clone().unwrap_or_default()).or_default() += 1;
+        *per_id
+            .entry(r.message_id.clone().unwrap_or_default())
+            .or_default() += 1;
     }
     let duplicates_sent: u32 = per_id.values().map(|c| c - 1).sum();
     let lost = n.saturating_sub(per_id.len());
@@ -214,24 +244,48 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
         deliveries.unique(),
         deliveries.total() as usize - deliveries.unique()
     );
-    assert!(kills.load(Ordering::SeqCst) + cuts.load(Ordering::SeqCst) >= 5, "chaos happened");
+    assert!(
+        kills.load(Ordering::SeqCst) + cuts.load(Ordering::SeqCst) >= 5,
+        "chaos happened"
+    );
     assert_eq!(lost, 0, "lost confirmations");
     assert_eq!(duplicates_sent, 0, "duplicate messages");
     assert_eq!(store.notification_count("sent").await.unwrap() as usize, n);
 
     // Negative control of the duplicate count: a consumer that forgot one
     // message (its dedup row gone) sends it again, and the count sees it.
-    let any = store.outbox_after(0, 50).await.unwrap().into_iter().find(|e| e.event_type == "booking.confirmed").unwrap();
+    let any = store
+        .outbox_after(0, 50)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|e| e.event_type == "booking.confirmed")
+        .unwrap();
     let ev = tg_events::CloudEvent::from_outbox(&any);
     let pool = sqlx::PgPool::connect(&db_url).await.unwrap();
-    sqlx::query("DELETE FROM notification_log WHERE event_id = $1").bind(&ev.id).execute(&pool).await.unwrap();
+    sqlx::query("DELETE FROM notification_log WHERE event_id = $1")
+        .bind(&ev.id)
+        .execute(&pool)
+        .await
+        .unwrap();
     let (h, body) = ev.to_binary();
-    let r = reqwest::Client::new().post(format!("{}/events", app.base)).headers(h).body(body).send().await.unwrap();
+    let r = reqwest::Client::new()
+        .post(format!("{}/events", app.base))
+        .headers(h)
+        .body(body)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     let records = sink.records();
-    let unique: std::collections::HashSet<_> = records.iter().map(|r| r.message_id.clone()).collect();
-    assert_eq!(records.len() - unique.len(), 1, "the checker detects a duplicate send");
+    let unique: std::collections::HashSet<_> =
+        records.iter().map(|r| r.message_id.clone()).collect();
+    assert_eq!(
+        records.len() - unique.len(),
+        1,
+        "the checker detects a duplicate send"
+    );
 
     stop.notify_waiters();
     for mut r in relays {
@@ -239,7 +293,15 @@ async fn ten_thousand_confirmations_survive_kills_and_cuts_exactly_once() {
         let _ = r.wait().await;
     }
     dispatcher.await.unwrap();
-    delete_queues(&ch, &[config.queue.clone(), config.retry_queue(), config.dead_letter_queue()]).await;
+    delete_queues(
+        &ch,
+        &[
+            config.queue.clone(),
+            config.retry_queue(),
+            config.dead_letter_queue(),
+        ],
+    )
+    .await;
     delete_exchange(&ch, &exchange).await;
     sink.stop().await;
 }

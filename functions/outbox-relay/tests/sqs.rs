@@ -13,17 +13,22 @@ use std::time::Duration;
 use serde_json::json;
 use tg_events::publish::{SqsPublisher, sqs_client_with};
 use tg_events::{Relay, RelayConfig};
+use tg_testkit::TestDb;
 use tg_testkit::fixtures::{buyer, confirmed_booking, published_event};
 use tg_testkit::peers::Moto;
-use tg_testkit::TestDb;
 
 #[tokio::test]
 async fn relay_to_sqs_and_the_lambda_sqs_handler() {
-    let Some(moto) = Moto::start().await else { return };
+    let Some(moto) = Moto::start().await else {
+        return;
+    };
     let client = sqs_client_with(Some(&moto.endpoint), "us-east-1", "test", "test", None);
     let queue_url = client
         .create_queue()
-        .queue_name(format!("ticketgw-events-{}.fifo", uuid::Uuid::new_v4().simple()))
+        .queue_name(format!(
+            "ticketgw-events-{}.fifo",
+            uuid::Uuid::new_v4().simple()
+        ))
         .attributes(aws_sdk_sqs::types::QueueAttributeName::FifoQueue, "true")
         .send()
         .await
@@ -45,7 +50,10 @@ async fn relay_to_sqs_and_the_lambda_sqs_handler() {
     let mut relay = Relay::new(
         store.clone(),
         Box::new(SqsPublisher::new(client.clone(), &queue_url)),
-        RelayConfig { name: "sqs".into(), ..Default::default() },
+        RelayConfig {
+            name: "sqs".into(),
+            ..Default::default()
+        },
     );
     for _ in 0..50 {
         relay.pass().await.unwrap();
@@ -74,7 +82,13 @@ async fn relay_to_sqs_and_the_lambda_sqs_handler() {
                 "body": m.body(),
                 "eventSource": "aws:sqs",
             }));
-            client.delete_message().queue_url(&queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+            client
+                .delete_message()
+                .queue_url(&queue_url)
+                .receipt_handle(m.receipt_handle().unwrap())
+                .send()
+                .await
+                .unwrap();
         }
         if records.len() >= 41 {
             break;
@@ -86,17 +100,31 @@ async fn relay_to_sqs_and_the_lambda_sqs_handler() {
     // held + confirmed for each of 20 bookings (plus the publication).
     let types: Vec<String> = records
         .iter()
-        .map(|r| serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap()).unwrap()["type"].as_str().unwrap().to_owned())
+        .map(|r| {
+            serde_json::from_str::<serde_json::Value>(r["body"].as_str().unwrap()).unwrap()["type"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
         .collect();
-    assert_eq!(types.iter().filter(|t| *t == "booking.confirmed").count(), 20, "{types:?}");
+    assert_eq!(
+        types.iter().filter(|t| *t == "booking.confirmed").count(),
+        20,
+        "{types:?}"
+    );
     // Per booking: held before confirmed.
     let mut seen: HashMap<String, Vec<String>> = HashMap::new();
     for r in &records {
         let v: serde_json::Value = serde_json::from_str(r["body"].as_str().unwrap()).unwrap();
-        seen.entry(v["partitionkey"].as_str().unwrap().to_owned()).or_default().push(v["type"].as_str().unwrap().to_owned());
+        seen.entry(v["partitionkey"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(v["type"].as_str().unwrap().to_owned());
     }
     for b in &bookings {
-        assert_eq!(seen[&b.to_string()], vec!["booking.held", "booking.confirmed"]);
+        assert_eq!(
+            seen[&b.to_string()],
+            vec!["booking.held", "booking.confirmed"]
+        );
     }
 
     // The Lambda handler, with one poison record in the batch.
@@ -112,11 +140,18 @@ async fn relay_to_sqs_and_the_lambda_sqs_handler() {
         &platform,
     )
     .unwrap();
-    let sink = notifications::NotifierSink(Arc::new(notifications::Notifier::new(store.clone(), cfg).unwrap()));
+    let sink = notifications::NotifierSink(Arc::new(
+        notifications::Notifier::new(store.clone(), cfg).unwrap(),
+    ));
     records.push(json!({"messageId": "poison-1", "body": "this is not an event"}));
-    let event: aws_lambda_events::event::sqs::SqsEvent = serde_json::from_value(json!({ "Records": records })).unwrap();
+    let event: aws_lambda_events::event::sqs::SqsEvent =
+        serde_json::from_value(json!({ "Records": records })).unwrap();
     let resp = tg_events::sqs::handle_batch(event.clone(), &sink).await;
-    let failed: Vec<&str> = resp.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
+    let failed: Vec<&str> = resp
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
     assert_eq!(failed, vec!["poison-1"], "only the poison record fails");
     let count = || std::fs::read_dir(&mail_dir).map(|d| d.count()).unwrap_or(0);
     assert_eq!(count(), 20, "one email per confirmation");

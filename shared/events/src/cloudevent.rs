@@ -71,7 +71,10 @@ impl CloudEvent {
         );
         if let Some(tp) = &e.traceparent {
             // The CloudEvents distributed tracing extension.
-            extensions.insert("traceparent".to_owned(), serde_json::Value::String(tp.clone()));
+            extensions.insert(
+                "traceparent".to_owned(),
+                serde_json::Value::String(tp.clone()),
+            );
         }
         CloudEvent {
             specversion: SPEC_VERSION.into(),
@@ -127,7 +130,11 @@ impl CloudEvent {
                 self.specversion
             )));
         }
-        for (name, v) in [("id", &self.id), ("source", &self.source), ("type", &self.ty)] {
+        for (name, v) in [
+            ("id", &self.id),
+            ("source", &self.source),
+            ("type", &self.ty),
+        ] {
             if v.trim().is_empty() {
                 return Err(InvalidEvent(format!("the `{name}` attribute is empty")));
             }
@@ -207,7 +214,10 @@ impl CloudEvent {
             put("subject", s);
         }
         if let Some(t) = &self.time {
-            put("time", &t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true));
+            put(
+                "time",
+                &t.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
+            );
         }
         for (k, v) in &self.extensions {
             let s = match v {
@@ -392,20 +402,29 @@ mod tests {
     fn binary_round_trip() {
         let e = sample();
         let (h, body) = e.to_binary();
-        assert_eq!(h.get("ce-subject").map(|v| v.to_str().ok()), Some(Some("bookings/b1%20with%20space")));
+        assert_eq!(
+            h.get("ce-subject").map(|v| v.to_str().ok()),
+            Some(Some("bookings/b1%20with%20space"))
+        );
         let back = CloudEvent::from_http(&h, &body).expect("parse");
         assert_eq!(back.id, e.id);
         assert_eq!(back.subject, e.subject);
         assert_eq!(back.data, e.data);
         assert_eq!(back.partition_key(), "b1");
-        assert_eq!(back.time.map(|t| t.timestamp_micros()), e.time.map(|t| t.timestamp_micros()));
+        assert_eq!(
+            back.time.map(|t| t.timestamp_micros()),
+            e.time.map(|t| t.timestamp_micros())
+        );
     }
 
     #[test]
     fn structured_round_trip() {
         let e = sample();
         let mut h = HeaderMap::new();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/cloudevents+json; charset=utf-8"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/cloudevents+json; charset=utf-8"),
+        );
         let back = CloudEvent::from_http(&h, &e.to_structured()).expect("parse");
         assert_eq!(back, e);
     }
@@ -427,9 +446,15 @@ mod tests {
         };
         let e = CloudEvent::from_outbox(&row);
         assert_eq!(e.partition_key(), "b1");
-        assert_eq!(e.extension("sequence").as_deref(), Some("00000000000000000042"));
+        assert_eq!(
+            e.extension("sequence").as_deref(),
+            Some("00000000000000000042")
+        );
         let (h, _) = e.to_binary();
-        assert_eq!(h["ce-traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+        assert_eq!(
+            h["ce-traceparent"],
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+        );
         assert_eq!(h["ce-type"], "booking.confirmed");
     }
 
@@ -461,9 +486,29 @@ mod tests {
         assert!(CloudEvent::from_http(&h, b"").is_err());
         let mut s = HeaderMap::new();
         s.insert(header::CONTENT_TYPE, HeaderValue::from_static(STRUCTURED));
-        assert!(CloudEvent::from_http(&s, br#"{"specversion":"1.0","id":"1","source":"/s"}"#).is_err());
-        assert!(CloudEvent::from_http(&s, br#"{"specversion":"1.0","id":"","source":"/s","type":"t"}"#).is_err());
-        assert!(CloudEvent::from_http(&s, br#"{"specversion":"1.0","id":1,"source":"/s","type":"t"}"#).is_err());
-        assert!(CloudEvent::from_http(&s, br#"{"specversion":"1.0","id":"1","source":"/s","type":"t","Bad-Name":"x"}"#).is_err());
+        assert!(
+            CloudEvent::from_http(&s, br#"{"specversion":"1.0","id":"1","source":"/s"}"#).is_err()
+        );
+        assert!(
+            CloudEvent::from_http(
+                &s,
+                br#"{"specversion":"1.0","id":"","source":"/s","type":"t"}"#
+            )
+            .is_err()
+        );
+        assert!(
+            CloudEvent::from_http(
+                &s,
+                br#"{"specversion":"1.0","id":1,"source":"/s","type":"t"}"#
+            )
+            .is_err()
+        );
+        assert!(
+            CloudEvent::from_http(
+                &s,
+                br#"{"specversion":"1.0","id":"1","source":"/s","type":"t","Bad-Name":"x"}"#
+            )
+            .is_err()
+        );
     }
 }

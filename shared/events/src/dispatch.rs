@@ -19,16 +19,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use lapin::Confirmation;
 use lapin::options::{
     BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicPublishOptions, BasicQosOptions,
     ConfirmSelectOptions, QueueBindOptions, QueueDeclareOptions,
 };
-use lapin::Confirmation;
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{Channel, Connection, ConnectionProperties};
 
-use crate::publish::{DeliveryError, EventSink, HttpSink, amqp_properties, declare_exchange};
 use crate::CloudEvent;
+use crate::publish::{DeliveryError, EventSink, HttpSink, amqp_properties, declare_exchange};
 
 /// Header counting delivery attempts across retries.
 pub const ATTEMPTS_HEADER: &str = "x-ticketgw-attempts";
@@ -69,13 +69,21 @@ impl DispatchConfig {
             }
         };
         let prefetch = num("TICKETGW_DISPATCH_PREFETCH", 32)?;
-        anyhow::ensure!((1..=1000).contains(&prefetch), "TICKETGW_DISPATCH_PREFETCH must be 1..=1000");
+        anyhow::ensure!(
+            (1..=1000).contains(&prefetch),
+            "TICKETGW_DISPATCH_PREFETCH must be 1..=1000"
+        );
         let max_attempts = num("TICKETGW_DISPATCH_MAX_ATTEMPTS", 8)?;
-        anyhow::ensure!(max_attempts >= 1, "TICKETGW_DISPATCH_MAX_ATTEMPTS must be at least 1");
+        anyhow::ensure!(
+            max_attempts >= 1,
+            "TICKETGW_DISPATCH_MAX_ATTEMPTS must be at least 1"
+        );
         Ok(DispatchConfig {
             amqp_url: need("TICKETGW_AMQP_URL")?,
-            exchange: get("TICKETGW_AMQP_EXCHANGE").unwrap_or_else(|| crate::DEFAULT_EXCHANGE.into()),
-            queue: get("TICKETGW_DISPATCH_QUEUE").unwrap_or_else(|| "ticketgw.notifications".into()),
+            exchange: get("TICKETGW_AMQP_EXCHANGE")
+                .unwrap_or_else(|| crate::DEFAULT_EXCHANGE.into()),
+            queue: get("TICKETGW_DISPATCH_QUEUE")
+                .unwrap_or_else(|| "ticketgw.notifications".into()),
             bindings: get("TICKETGW_DISPATCH_BINDINGS")
                 .unwrap_or_else(|| crate::NOTIFICATION_TYPES.join(","))
                 .split(',')
@@ -99,7 +107,10 @@ impl DispatchConfig {
             amqp_url: amqp_url.to_owned(),
             exchange: exchange.to_owned(),
             queue: "ticketgw.notifications".into(),
-            bindings: crate::NOTIFICATION_TYPES.iter().map(|s| (*s).to_owned()).collect(),
+            bindings: crate::NOTIFICATION_TYPES
+                .iter()
+                .map(|s| (*s).to_owned())
+                .collect(),
             target: None,
             dead_letter_url: None,
             prefetch: 32,
@@ -147,15 +158,22 @@ pub async fn declare_topology(ch: &Channel, c: &DispatchConfig) -> anyhow::Resul
     // Waiting room: messages sit here for their TTL, then go back to the
     // queue through the default exchange.
     let mut retry_args = FieldTable::default();
-    retry_args.insert("x-dead-letter-exchange".into(), AMQPValue::LongString("".into()));
+    retry_args.insert(
+        "x-dead-letter-exchange".into(),
+        AMQPValue::LongString("".into()),
+    );
     retry_args.insert(
         "x-dead-letter-routing-key".into(),
         AMQPValue::LongString(c.queue.as_str().into()),
     );
     ch.queue_declare(c.retry_queue().as_str().into(), durable, retry_args)
         .await?;
-    ch.queue_declare(c.dead_letter_queue().as_str().into(), durable, FieldTable::default())
-        .await?;
+    ch.queue_declare(
+        c.dead_letter_queue().as_str().into(),
+        durable,
+        FieldTable::default(),
+    )
+    .await?;
     Ok(())
 }
 
@@ -175,7 +193,9 @@ fn attempts_of(props: &lapin::BasicProperties) -> u32 {
 }
 
 /// Sinks for the configured URLs (the standalone dispatcher).
-pub fn http_sinks(c: &DispatchConfig) -> anyhow::Result<(Arc<dyn EventSink>, Option<Arc<dyn EventSink>>)> {
+pub fn http_sinks(
+    c: &DispatchConfig,
+) -> anyhow::Result<(Arc<dyn EventSink>, Option<Arc<dyn EventSink>>)> {
     let target = c
         .target
         .as_deref()
@@ -205,10 +225,15 @@ pub async fn run(
             r = session(&config, sink.clone(), dls.clone()) => r,
         };
         failures = failures.saturating_add(1);
-        let wait = Duration::from_millis(200u64.saturating_mul(2u64.saturating_pow(failures.min(5))));
+        let wait =
+            Duration::from_millis(200u64.saturating_mul(2u64.saturating_pow(failures.min(5))));
         match session {
             Ok(()) => tracing::warn!("the broker ended the consumer; reconnecting"),
-            Err(e) => tracing::warn!(error = format!("{e:#}"), retry_in_ms = wait.as_millis() as u64, "dispatcher lost the broker; reconnecting"),
+            Err(e) => tracing::warn!(
+                error = format!("{e:#}"),
+                retry_in_ms = wait.as_millis() as u64,
+                "dispatcher lost the broker; reconnecting"
+            ),
         }
         tokio::select! {
             _ = &mut stop => return,
@@ -251,7 +276,10 @@ async fn session(
         // halfway. At most `prefetch` are in flight.
         tokio::spawn(async move {
             if let Err(e) = handle(&c, &*sink, dls.as_deref(), &out, delivery).await {
-                tracing::warn!(error = format!("{e:#}"), "dispatch failed; the broker redelivers");
+                tracing::warn!(
+                    error = format!("{e:#}"),
+                    "dispatch failed; the broker redelivers"
+                );
             }
         });
     }
@@ -271,7 +299,16 @@ async fn handle(
         Err(e) => {
             // Not an event at all: straight to the dead-letter queue.
             metrics::counter!("dispatcher_dead_letters_total").increment(1);
-            republish_raw(out, "", &c.dead_letter_queue(), &d.data, attempts, &e.0, None).await?;
+            republish_raw(
+                out,
+                "",
+                &c.dead_letter_queue(),
+                &d.data,
+                attempts,
+                &e.0,
+                None,
+            )
+            .await?;
             d.acker.ack(BasicAckOptions::default()).await?;
             return Ok(());
         }
@@ -284,8 +321,23 @@ async fn handle(
         Err(DeliveryError::Retryable(err)) if attempts < c.max_attempts => {
             let ttl = c.backoff(attempts);
             tracing::info!(event = %event.id, r#type = %event.ty, attempts, retry_in_ms = ttl.as_millis() as u64, error = %err, "delivery failed; retrying");
-            if let Err(e) = republish_raw(out, "", &c.retry_queue(), &d.data, attempts, &err, Some(ttl)).await {
-                d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+            if let Err(e) = republish_raw(
+                out,
+                "",
+                &c.retry_queue(),
+                &d.data,
+                attempts,
+                &err,
+                Some(ttl),
+            )
+            .await
+            {
+                d.acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await?;
                 return Err(e);
             }
             d.acker.ack(BasicAckOptions::default()).await?;
@@ -293,15 +345,36 @@ async fn handle(
         Err(DeliveryError::Retryable(err)) | Err(DeliveryError::Permanent(err)) => {
             tracing::error!(event = %event.id, r#type = %event.ty, attempts, error = %err, "event dead-lettered");
             metrics::counter!("dispatcher_dead_letters_total").increment(1);
-            if let Err(e) = republish_raw(out, "", &c.dead_letter_queue(), &d.data, attempts, &err, None).await {
-                d.acker.nack(BasicNackOptions { requeue: true, ..Default::default() }).await?;
+            if let Err(e) = republish_raw(
+                out,
+                "",
+                &c.dead_letter_queue(),
+                &d.data,
+                attempts,
+                &err,
+                None,
+            )
+            .await
+            {
+                d.acker
+                    .nack(BasicNackOptions {
+                        requeue: true,
+                        ..Default::default()
+                    })
+                    .await?;
                 return Err(e);
             }
             if let Some(dls) = dls {
                 let mut dead = event.clone();
                 // The extensions Knative puts on dead-lettered events.
-                dead.set_extension("knativeerrordest", c.target.clone().unwrap_or_else(|| c.queue.clone()));
-                dead.set_extension("knativeerrordata", err.chars().take(1000).collect::<String>());
+                dead.set_extension(
+                    "knativeerrordest",
+                    c.target.clone().unwrap_or_else(|| c.queue.clone()),
+                );
+                dead.set_extension(
+                    "knativeerrordata",
+                    err.chars().take(1000).collect::<String>(),
+                );
                 dead.set_extension("ticketgwattempts", attempts.to_string());
                 for _ in 0..3 {
                     match dls.deliver(&dead).await {
@@ -329,7 +402,10 @@ async fn republish_raw(
     ttl: Option<Duration>,
 ) -> anyhow::Result<()> {
     let mut headers = FieldTable::default();
-    headers.insert(ATTEMPTS_HEADER.into(), AMQPValue::LongLongInt(i64::from(attempts)));
+    headers.insert(
+        ATTEMPTS_HEADER.into(),
+        AMQPValue::LongLongInt(i64::from(attempts)),
+    );
     headers.insert(
         ERROR_HEADER.into(),
         AMQPValue::LongString(error.chars().take(500).collect::<String>().as_str().into()),

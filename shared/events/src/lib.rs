@@ -40,7 +40,10 @@ pub enum RelayTarget {
     /// RabbitMQ: `TICKETGW_AMQP_URL`, `TICKETGW_AMQP_EXCHANGE`.
     Amqp { url: String, exchange: String },
     /// SQS: `TICKETGW_SQS_QUEUE_URL`, optional `TICKETGW_SQS_ENDPOINT`.
-    Sqs { queue_url: String, endpoint: Option<String> },
+    Sqs {
+        queue_url: String,
+        endpoint: Option<String>,
+    },
     /// HTTP in binary mode: `K_SINK` (Knative SinkBinding) or
     /// `TICKETGW_RELAY_SINK_URL`.
     Http { url: String },
@@ -51,7 +54,10 @@ pub enum RelayTarget {
 impl RelayTarget {
     /// Reads the target; `default` applies when `TICKETGW_RELAY_TARGET` is
     /// unset.
-    pub fn from_lookup(get: impl Fn(&str) -> Option<String>, default: &str) -> anyhow::Result<Self> {
+    pub fn from_lookup(
+        get: impl Fn(&str) -> Option<String>,
+        default: &str,
+    ) -> anyhow::Result<Self> {
         let get = |k: &str| get(k).filter(|v| !v.trim().is_empty());
         let target = get("TICKETGW_RELAY_TARGET").unwrap_or_else(|| default.to_owned());
         Ok(match target.as_str() {
@@ -83,17 +89,27 @@ impl RelayTarget {
         sink: Option<std::sync::Arc<dyn EventSink>>,
     ) -> anyhow::Result<Box<dyn Publisher>> {
         Ok(match self {
-            RelayTarget::Amqp { url, exchange } => Box::new(publish::AmqpPublisher::new(url, exchange)),
-            RelayTarget::Sqs { queue_url, endpoint } => Box::new(publish::SqsPublisher::new(
+            RelayTarget::Amqp { url, exchange } => {
+                Box::new(publish::AmqpPublisher::new(url, exchange))
+            }
+            RelayTarget::Sqs {
+                queue_url,
+                endpoint,
+            } => Box::new(publish::SqsPublisher::new(
                 publish::sqs_client(endpoint.as_deref())?,
                 queue_url,
             )),
             RelayTarget::Http { url } => Box::new(publish::SinkPublisher::new(
-                std::sync::Arc::new(publish::HttpSink::new(url, std::time::Duration::from_secs(30))?),
+                std::sync::Arc::new(publish::HttpSink::new(
+                    url,
+                    std::time::Duration::from_secs(30),
+                )?),
                 "http",
             )),
             RelayTarget::InProcess => Box::new(publish::SinkPublisher::new(
-                sink.ok_or_else(|| anyhow::anyhow!("the inprocess relay target needs a handler in this process"))?,
+                sink.ok_or_else(|| {
+                    anyhow::anyhow!("the inprocess relay target needs a handler in this process")
+                })?,
                 "inprocess",
             )),
         })

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::Confirmation;
+use lapin::options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions};
 use lapin::types::{AMQPValue, FieldTable};
 use lapin::{BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind};
 
@@ -99,7 +99,10 @@ pub async fn declare_exchange(ch: &Channel, exchange: &str) -> anyhow::Result<()
     .await?;
     let mut qargs = FieldTable::default();
     // Kept a week, at most 100,000: for replay by an operator.
-    qargs.insert("x-message-ttl".into(), AMQPValue::LongInt(7 * 24 * 3600 * 1000));
+    qargs.insert(
+        "x-message-ttl".into(),
+        AMQPValue::LongInt(7 * 24 * 3600 * 1000),
+    );
     qargs.insert("x-max-length".into(), AMQPValue::LongInt(100_000));
     ch.queue_declare(
         unrouted.as_str().into(),
@@ -172,7 +175,9 @@ impl Publisher for AmqpPublisher {
             for c in confirms {
                 out.push(match c.await? {
                     Confirmation::Ack(_) => Outcome::Delivered,
-                    Confirmation::Nack(_) => Outcome::Retry("the broker refused the message".into()),
+                    Confirmation::Nack(_) => {
+                        Outcome::Retry("the broker refused the message".into())
+                    }
                     Confirmation::NotRequested => {
                         anyhow::bail!("publisher confirms are not enabled on the channel")
                     }
@@ -287,16 +292,29 @@ impl Publisher for SqsPublisher {
                 .set_entries(Some(entries))
                 .send()
                 .await
-                .map_err(|e| anyhow::anyhow!("SQS SendMessageBatch: {}", aws_sdk_sqs::error::DisplayErrorContext(e)))?;
+                .map_err(|e| {
+                    anyhow::anyhow!(
+                        "SQS SendMessageBatch: {}",
+                        aws_sdk_sqs::error::DisplayErrorContext(e)
+                    )
+                })?;
             for ok in resp.successful() {
-                if let Some(i) = ok.id().strip_prefix('m').and_then(|s| s.parse::<usize>().ok()) {
+                if let Some(i) = ok
+                    .id()
+                    .strip_prefix('m')
+                    .and_then(|s| s.parse::<usize>().ok())
+                {
                     if i < out.len() {
                         out[i] = Outcome::Delivered;
                     }
                 }
             }
             for bad in resp.failed() {
-                if let Some(i) = bad.id().strip_prefix('m').and_then(|s| s.parse::<usize>().ok()) {
+                if let Some(i) = bad
+                    .id()
+                    .strip_prefix('m')
+                    .and_then(|s| s.parse::<usize>().ok())
+                {
                     if i < out.len() {
                         out[i] = Outcome::Retry(format!(
                             "SQS refused the message: {}",
@@ -348,7 +366,12 @@ impl HttpSink {
 /// Classifies an HTTP answer as Knative does: 2xx done; 5xx, 404, 408, 409,
 /// 429 retried; other 4xx permanent.
 pub fn classify_status(status: u16, body: &str) -> Result<(), DeliveryError> {
-    let detail = || format!("HTTP {status}: {}", body.chars().take(300).collect::<String>());
+    let detail = || {
+        format!(
+            "HTTP {status}: {}",
+            body.chars().take(300).collect::<String>()
+        )
+    };
     match status {
         200..=299 => Ok(()),
         404 | 408 | 409 | 429 | 500..=599 => Err(DeliveryError::Retryable(detail())),
@@ -361,7 +384,10 @@ impl EventSink for HttpSink {
     async fn deliver(&self, event: &CloudEvent) -> Result<(), DeliveryError> {
         let (mut headers, body) = event.to_binary();
         // W3C trace context for HTTP, as Knative propagates it.
-        if let Some(tp) = event.extension("traceparent").and_then(|v| http::HeaderValue::from_str(&v).ok()) {
+        if let Some(tp) = event
+            .extension("traceparent")
+            .and_then(|v| http::HeaderValue::from_str(&v).ok())
+        {
             headers.insert("traceparent", tp);
         }
         let resp = self
@@ -418,33 +444,34 @@ impl Publisher for SinkPublisher {
                 .push(i);
         }
         let sink = self.sink.clone();
-        let results: Vec<Vec<(usize, Outcome)>> = futures_util::stream::iter(order.into_iter().map(|k| {
-            let idx = groups.remove(&k).unwrap_or_default();
-            let sink = sink.clone();
-            async move {
-                let mut out = Vec::with_capacity(idx.len());
-                let mut stopped = false;
-                for i in idx {
-                    if stopped {
-                        out.push((i, Outcome::Deferred));
-                        continue;
-                    }
-                    let o = match sink.deliver(&events[i]).await {
-                        Ok(()) => Outcome::Delivered,
-                        Err(DeliveryError::Retryable(m)) => {
-                            stopped = true;
-                            Outcome::Retry(m)
+        let results: Vec<Vec<(usize, Outcome)>> =
+            futures_util::stream::iter(order.into_iter().map(|k| {
+                let idx = groups.remove(&k).unwrap_or_default();
+                let sink = sink.clone();
+                async move {
+                    let mut out = Vec::with_capacity(idx.len());
+                    let mut stopped = false;
+                    for i in idx {
+                        if stopped {
+                            out.push((i, Outcome::Deferred));
+                            continue;
                         }
-                        Err(DeliveryError::Permanent(m)) => Outcome::Dead(m),
-                    };
-                    out.push((i, o));
+                        let o = match sink.deliver(&events[i]).await {
+                            Ok(()) => Outcome::Delivered,
+                            Err(DeliveryError::Retryable(m)) => {
+                                stopped = true;
+                                Outcome::Retry(m)
+                            }
+                            Err(DeliveryError::Permanent(m)) => Outcome::Dead(m),
+                        };
+                        out.push((i, o));
+                    }
+                    out
                 }
-                out
-            }
-        }))
-        .buffer_unordered(self.concurrency)
-        .collect()
-        .await;
+            }))
+            .buffer_unordered(self.concurrency)
+            .collect()
+            .await;
         let mut out = vec![Outcome::Deferred; events.len()];
         for (i, o) in results.into_iter().flatten() {
             out[i] = o;

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use tg_store::{DynStore, OutboxEvent};
 
-use crate::publish::{Outcome, Publisher};
 use crate::CloudEvent;
+use crate::publish::{Outcome, Publisher};
 
 /// Relay settings (`TICKETGW_RELAY_*`).
 #[derive(Debug, Clone)]
@@ -61,14 +61,19 @@ impl RelayConfig {
         let mut c = RelayConfig::default();
         let num = |k: &str| -> anyhow::Result<Option<u64>> {
             match get(k).filter(|v| !v.trim().is_empty()) {
-                Some(v) => Ok(Some(v.trim().parse().map_err(|_| {
-                    anyhow::anyhow!("{k}: `{v}` is not a whole number")
-                })?)),
+                Some(v) => {
+                    Ok(Some(v.trim().parse().map_err(|_| {
+                        anyhow::anyhow!("{k}: `{v}` is not a whole number")
+                    })?))
+                }
                 None => Ok(None),
             }
         };
         if let Some(v) = num("TICKETGW_RELAY_BATCH")? {
-            anyhow::ensure!((1..=10_000).contains(&v), "TICKETGW_RELAY_BATCH must be 1..=10000");
+            anyhow::ensure!(
+                (1..=10_000).contains(&v),
+                "TICKETGW_RELAY_BATCH must be 1..=10000"
+            );
             c.batch = v as u32;
         }
         if let Some(v) = num("TICKETGW_RELAY_POLL_MS")? {
@@ -166,7 +171,10 @@ impl Relay {
             Err(e) => {
                 self.failures = self.failures.saturating_add(1);
                 metrics::counter!("outbox_publish_failures_total").increment(rows.len() as u64);
-                let wait = self.config.backoff(self.failures as i32 - 1).min(Duration::from_secs(5));
+                let wait = self
+                    .config
+                    .backoff(self.failures as i32 - 1)
+                    .min(Duration::from_secs(5));
                 tracing::warn!(
                     target = self.publisher.name(),
                     rows = rows.len(),
@@ -213,7 +221,11 @@ impl Relay {
                         let wait = self.config.backoff(row.attempts);
                         tracing::info!(event = %row.id, r#type = %row.event_type, attempts = row.attempts + 1, error = %err, "delivery failed; retrying later");
                         self.store
-                            .outbox_retry_later(&[row.seq], now + chrono::Duration::from_std(wait)?, &err)
+                            .outbox_retry_later(
+                                &[row.seq],
+                                now + chrono::Duration::from_std(wait)?,
+                                &err,
+                            )
                             .await?;
                     }
                 }
@@ -233,7 +245,9 @@ impl Relay {
 
     async fn dead(&self, row: &OutboxEvent, ev: &CloudEvent, err: &str) -> anyhow::Result<()> {
         tracing::error!(event = %row.id, r#type = %row.event_type, attempts = row.attempts + 1, error = %err, "event dead-lettered");
-        self.store.outbox_mark_dead(&[row.seq], Utc::now(), err).await?;
+        self.store
+            .outbox_mark_dead(&[row.seq], Utc::now(), err)
+            .await?;
         metrics::counter!("outbox_dead_total").increment(1);
         if let Some(hook) = &self.on_dead {
             hook(ev, err);

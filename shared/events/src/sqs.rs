@@ -6,8 +6,8 @@
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 
-use crate::publish::{DeliveryError, EventSink};
 use crate::CloudEvent;
+use crate::publish::{DeliveryError, EventSink};
 
 /// Hands every record of `event` to `sink`; the failed ones are returned.
 pub async fn handle_batch(event: SqsEvent, sink: &dyn EventSink) -> SqsBatchResponse {

@@ -28,16 +28,19 @@ impl EventSink for Recorder {
     async fn deliver(&self, e: &CloudEvent) -> Result<(), DeliveryError> {
         let d = e.data.clone().unwrap_or_default();
         if d["poison"].as_bool() == Some(true) {
-            self.log.lock().unwrap().push((format!("fail:{}", d["partition"].as_str().unwrap_or("")), d["n"].as_i64().unwrap_or(-1)));
+            self.log.lock().unwrap().push((
+                format!("fail:{}", d["partition"].as_str().unwrap_or("")),
+                d["n"].as_i64().unwrap_or(-1),
+            ));
             return Err(DeliveryError::Retryable("poison".into()));
         }
         if self.jitter {
             tokio::time::sleep(Duration::from_micros(fastrand::u64(0..1500))).await;
         }
-        self.log
-            .lock()
-            .unwrap()
-            .push((d["partition"].as_str().unwrap_or("").to_owned(), d["n"].as_i64().unwrap_or(-1)));
+        self.log.lock().unwrap().push((
+            d["partition"].as_str().unwrap_or("").to_owned(),
+            d["n"].as_i64().unwrap_or(-1),
+        ));
         Ok(())
     }
 }
@@ -106,7 +109,10 @@ async fn many_relays_keep_each_partition_in_order_and_deliver_once() {
         let store = db.store().await;
         const N: usize = 1500;
         emit(&store, N, 60).await;
-        let sink = Arc::new(Recorder { jitter: true, ..Default::default() });
+        let sink = Arc::new(Recorder {
+            jitter: true,
+            ..Default::default()
+        });
         let stop = Arc::new(tokio::sync::Notify::new());
         let mut relays = Vec::new();
         for r in 0..4 {
@@ -116,7 +122,9 @@ async fn many_relays_keep_each_partition_in_order_and_deliver_once() {
                 config(&format!("relay-{r}")),
             );
             let stop = stop.clone();
-            relays.push(tokio::spawn(relay.run(async move { stop.notified().await })));
+            relays.push(tokio::spawn(
+                relay.run(async move { stop.notified().await }),
+            ));
         }
         drain(&store).await;
         stop.notify_waiters();
@@ -132,7 +140,10 @@ async fn many_relays_keep_each_partition_in_order_and_deliver_once() {
             // partition guard) publish some partition out of order.
             emit(&store, N, 60).await;
             let pool = sqlx::PgPool::connect(&db.url).await.unwrap();
-            let naive = Arc::new(Recorder { jitter: true, ..Default::default() });
+            let naive = Arc::new(Recorder {
+                jitter: true,
+                ..Default::default()
+            });
             let mut tasks = Vec::new();
             for _ in 0..4 {
                 let (pool, sink) = (pool.clone(), naive.clone());
@@ -167,7 +178,10 @@ async fn many_relays_keep_each_partition_in_order_and_deliver_once() {
             }
             let log = naive.log.lock().unwrap().clone();
             assert_eq!(log.len(), N);
-            assert!(violations(&log) > 0, "the naive relay must reorder some partition (the test must be able to fail)");
+            assert!(
+                violations(&log) > 0,
+                "the naive relay must reorder some partition (the test must be able to fail)"
+            );
         }
     }
 }
@@ -180,7 +194,14 @@ async fn a_failing_event_is_retried_then_dead_lettered_and_holds_back_its_partit
             let store = store.clone();
             async move {
                 store
-                    .outbox_emit("test.event", "/tests", p, p, &json!({"partition": p, "n": n, "poison": poison}), Utc::now())
+                    .outbox_emit(
+                        "test.event",
+                        "/tests",
+                        p,
+                        p,
+                        &json!({"partition": p, "n": n, "poison": poison}),
+                        Utc::now(),
+                    )
                     .await
                     .unwrap()
             }
@@ -192,11 +213,17 @@ async fn a_failing_event_is_retried_then_dead_lettered_and_holds_back_its_partit
         let dead: Arc<Mutex<Vec<String>>> = Arc::default();
         let d = dead.clone();
         let log = sink.clone();
-        let mut relay = Relay::new(store.clone(), Box::new(SinkPublisher::new(sink.clone(), "test")), config("r"))
-            .on_dead(Arc::new(move |e, _| {
-                // Record where in the delivery log the dead letter happened.
-                d.lock().unwrap().push(format!("{}@{}", e.id, log.log.lock().unwrap().len()));
-            }));
+        let mut relay = Relay::new(
+            store.clone(),
+            Box::new(SinkPublisher::new(sink.clone(), "test")),
+            config("r"),
+        )
+        .on_dead(Arc::new(move |e, _| {
+            // Record where in the delivery log the dead letter happened.
+            d.lock()
+                .unwrap()
+                .push(format!("{}@{}", e.id, log.log.lock().unwrap().len()));
+        }));
         for _ in 0..400 {
             relay.pass().await.unwrap();
             if store.outbox_stats().await.unwrap().pending == 0 {
@@ -207,10 +234,20 @@ async fn a_failing_event_is_retried_then_dead_lettered_and_holds_back_its_partit
         let log = sink.log.lock().unwrap().clone();
         let fails = log.iter().filter(|(p, _)| p == "fail:a").count();
         assert_eq!(fails, 3, "{:?}: three attempts: {log:?}", db.backend);
-        let a2 = log.iter().position(|(p, n)| p == "a" && *n == 2).expect("a2 delivered after the dead letter");
+        let a2 = log
+            .iter()
+            .position(|(p, n)| p == "a" && *n == 2)
+            .expect("a2 delivered after the dead letter");
         let last_fail = log.iter().rposition(|(p, _)| p == "fail:a").unwrap();
-        assert!(a2 > last_fail, "{:?}: a2 waited for a1 to be given up: {log:?}", db.backend);
-        assert!(log.iter().position(|(p, _)| p == "b").unwrap() < last_fail, "b was not held back by a");
+        assert!(
+            a2 > last_fail,
+            "{:?}: a2 waited for a1 to be given up: {log:?}",
+            db.backend
+        );
+        assert!(
+            log.iter().position(|(p, _)| p == "b").unwrap() < last_fail,
+            "b was not held back by a"
+        );
         let dead = dead.lock().unwrap().clone();
         assert_eq!(dead.len(), 1, "one dead letter");
         assert!(dead[0].starts_with(&bad.to_string()));
@@ -234,8 +271,17 @@ async fn a_dead_relays_claim_returns_after_its_lease() {
             .unwrap();
         assert_eq!(claimed.len(), 10);
         let sink = Arc::new(Recorder::default());
-        let mut b = Relay::new(store.clone(), Box::new(SinkPublisher::new(sink.clone(), "test")), config("b"));
-        assert_eq!(b.pass().await.unwrap().claimed, 0, "{:?}: leased rows are not taken", db.backend);
+        let mut b = Relay::new(
+            store.clone(),
+            Box::new(SinkPublisher::new(sink.clone(), "test")),
+            config("b"),
+        );
+        assert_eq!(
+            b.pass().await.unwrap().claimed,
+            0,
+            "{:?}: leased rows are not taken",
+            db.backend
+        );
         tokio::time::sleep(Duration::from_millis(900)).await;
         let r = b.pass().await.unwrap();
         assert_eq!((r.claimed, r.delivered), (10, 10), "{:?}", db.backend);

@@ -23,16 +23,22 @@ use crate::LogFormat;
 static PROVIDER: OnceLock<SdkTracerProvider> = OnceLock::new();
 
 fn otlp_configured() -> bool {
-    ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
+    [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|k| std::env::var(k).is_ok_and(|v| !v.trim().is_empty()))
 }
 
 fn provider() -> Option<SdkTracerProvider> {
     if !otlp_configured() {
         return None;
     }
-    let exporter = match opentelemetry_otlp::SpanExporter::builder().with_http().build() {
+    let exporter = match opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .build()
+    {
         Ok(e) => e,
         Err(e) => {
             eprintln!("OTLP trace exporter not started: {e}");

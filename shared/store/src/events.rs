@@ -138,8 +138,6 @@ pub trait EventStore: Send + Sync {
     async fn notification_count(&self, state: &str) -> StoreResult<i64>;
     async fn notification_prune(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 
-    /// The language a user reads notifications in (`en` by default).
-    async fn user_language(&self, user_id: Uuid) -> StoreResult<String>;
     /// Bookings that have (or had) tickets of an event: who to tell when
     /// it is cancelled.
     async fn ticketed_bookings(&self, event_id: Uuid) -> StoreResult<Vec<Uuid>>;
@@ -535,14 +533,6 @@ macro_rules! events_impl {
                     .await?
                     .rows_affected();
                 Ok(a + b)
-            }
-
-            async fn user_language(&self, user_id: uuid::Uuid) -> $crate::StoreResult<String> {
-                let row: Option<(String,)> = sqlx::query_as("SELECT language FROM users WHERE id = $1")
-                    .bind(user_id)
-                    .fetch_optional(self.pool())
-                    .await?;
-                Ok(row.map(|r| r.0).unwrap_or_else(|| "en".into()))
             }
 
             async fn ticketed_bookings(&self, event_id: uuid::Uuid) -> $crate::StoreResult<Vec<uuid::Uuid>> {

@@ -16,7 +16,7 @@ pub(crate) const EVENT_COLS: &str = "id, organizer_id, title, description, venue
      timezone, image_url, starts_at, ends_at, status, created_at, updated_at, published_at, hold_minutes, refund_cutoff_hours";
 
 pub(crate) const USER_COLS: &str =
-    "id, iss, sub, email, name, phone, notify_email, notify_sms, status, created_at";
+    "id, iss, sub, email, name, phone, notify_email, notify_sms, language, status, created_at";
 
 pub(crate) fn user_from_row<'r, R>(row: &'r R) -> StoreResult<crate::User>
 where
@@ -37,6 +37,7 @@ where
         phone: row.try_get("phone")?,
         notify_email: row.try_get("notify_email")?,
         notify_sms: row.try_get("notify_sms")?,
+        language: row.try_get("language")?,
         status: crate::UserStatus::parse(&status)
             .ok_or_else(|| StoreError::Corrupt(format!("user status {status:?}")))?,
         roles: Vec::new(),
@@ -290,16 +291,18 @@ macro_rules! store_impl {
                 if let Some(phone) = &patch.phone { user.phone = phone.clone(); }
                 if let Some(v) = patch.notify_email { user.notify_email = v; }
                 if let Some(v) = patch.notify_sms { user.notify_sms = v; }
+                if let Some(v) = &patch.language { user.language = v.clone(); }
                 if user.notify_sms && user.phone.is_none() {
                     return Err($crate::StoreError::Invalid { field: "notify_sms", message: "needs a phone number".into() });
                 }
-                sqlx::query("UPDATE users SET name = $2, phone = $3, notify_email = $4, notify_sms = $5, updated_at = $6 WHERE id = $1")
+                sqlx::query("UPDATE users SET name = $2, phone = $3, notify_email = $4, notify_sms = $5, updated_at = $6, language = $7 WHERE id = $1")
                     .bind(id)
                     .bind(&user.name)
                     .bind(&user.phone)
                     .bind(user.notify_email)
                     .bind(user.notify_sms)
                     .bind($crate::model::now())
+                    .bind(&user.language)
                     .execute(&mut *tx)
                     .await?;
                 tx.commit().await?;

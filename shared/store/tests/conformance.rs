@@ -721,9 +721,21 @@ async fn accounts_scenario(store: DynStore) {
         .await
         .unwrap();
     assert_eq!(
-        (p.phone.as_deref(), p.notify_sms),
-        (Some("+4930123456"), true)
+        (p.phone.as_deref(), p.notify_sms, p.language.as_str()),
+        (Some("+4930123456"), true, "en")
     );
+    let p = store
+        .update_profile(
+            u.id,
+            &ProfilePatch {
+                language: Some("de".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(p.language, "de");
+    assert_eq!(store.get_user(u.id).await.unwrap().language, "de");
     let err = store
         .update_profile(
             u.id,

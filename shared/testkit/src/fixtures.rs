@@ -115,6 +115,9 @@ pub async fn confirmed_booking(
         })
         .await
         .expect("hold");
-    store.confirm_booking(b.id, Utc::now()).await.expect("confirm");
+    store
+        .confirm_booking(b.id, Utc::now())
+        .await
+        .expect("confirm");
     b.id
 }

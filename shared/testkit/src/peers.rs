@@ -50,14 +50,16 @@ pub fn amqp_url() -> Option<String> {
 pub fn test_python() -> Option<PathBuf> {
     let candidates = [
         std::env::var_os("TICKETGW_TEST_PYTHON").map(PathBuf::from),
-        std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/ticketgw-test-venv/bin/python")),
+        std::env::var_os("HOME")
+            .map(|h| PathBuf::from(h).join(".cache/ticketgw-test-venv/bin/python")),
     ];
     for c in candidates.into_iter().flatten() {
         if c.exists() {
             return Some(c);
         }
     }
-    required("the test Python (aiosmtpd, moto: run .ci/run or set TICKETGW_TEST_PYTHON)").map(|_| PathBuf::new())
+    required("the test Python (aiosmtpd, moto: run .ci/run or set TICKETGW_TEST_PYTHON)")
+        .map(|_| PathBuf::new())
 }
 
 /// A free loopback port (bound and released).
@@ -128,7 +130,12 @@ impl SmtpSink {
         }
         let mut child = cmd.spawn().expect("start the SMTP sink");
         wait_ready(&mut child, "the SMTP sink (aiosmtpd)").await;
-        Some(SmtpSink { port, out, _dir: dir, child })
+        Some(SmtpSink {
+            port,
+            out,
+            _dir: dir,
+            child,
+        })
     }
 
     /// `smtp://127.0.0.1:<port>` (plain: loopback only).
@@ -217,7 +224,11 @@ impl FakeHttp {
         };
         let app = Router::new()
             .fallback(
-                |State(s): State<FakeState>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes| async move {
+                |State(s): State<FakeState>,
+                 method: Method,
+                 uri: Uri,
+                 headers: HeaderMap,
+                 body: Bytes| async move {
                     s.log.lock().expect("log").push(Recorded {
                         method,
                         path: uri.path().to_owned(),
@@ -291,7 +302,12 @@ impl ChaosProxy {
             }
         })
         .abort_handle();
-        ChaosProxy { addr, conns, down, task }
+        ChaosProxy {
+            addr,
+            conns,
+            down,
+            task,
+        }
     }
 
     /// Closes every open connection at once (both directions).
@@ -336,7 +352,11 @@ pub fn amqp_addr(url: &str) -> SocketAddr {
     let rest = url.split_once("://").map(|x| x.1).unwrap_or(url);
     let host = rest.rsplit_once('@').map(|x| x.1).unwrap_or(rest);
     let host = host.split('/').next().unwrap_or("127.0.0.1:5672");
-    let host = if host.contains(':') { host.to_owned() } else { format!("{host}:5672") };
+    let host = if host.contains(':') {
+        host.to_owned()
+    } else {
+        format!("{host}:5672")
+    };
     std::net::ToSocketAddrs::to_socket_addrs(&host)
         .expect("resolve the broker")
         .find(|a| a.is_ipv4())

@@ -16,26 +16,47 @@ pub fn unique(prefix: &str) -> String {
 }
 
 pub async fn channel(url: &str) -> (Connection, Channel) {
-    let conn = Connection::connect(url, ConnectionProperties::default()).await.unwrap();
+    let conn = Connection::connect(url, ConnectionProperties::default())
+        .await
+        .unwrap();
     let ch = conn.create_channel().await.unwrap();
     (conn, ch)
 }
 
 /// A durable queue bound to `exchange` with `#` (declares the exchange).
 pub async fn tap(ch: &Channel, exchange: &str, queue: &str) {
-    tg_events::publish::declare_exchange(ch, exchange).await.unwrap();
-    ch.queue_declare(queue.into(), QueueDeclareOptions { durable: true, ..Default::default() }, FieldTable::default())
+    tg_events::publish::declare_exchange(ch, exchange)
         .await
         .unwrap();
-    ch.queue_bind(queue.into(), exchange.into(), "#".into(), QueueBindOptions::default(), FieldTable::default())
-        .await
-        .unwrap();
+    ch.queue_declare(
+        queue.into(),
+        QueueDeclareOptions {
+            durable: true,
+            ..Default::default()
+        },
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
+    ch.queue_bind(
+        queue.into(),
+        exchange.into(),
+        "#".into(),
+        QueueBindOptions::default(),
+        FieldTable::default(),
+    )
+    .await
+    .unwrap();
 }
 
 /// Every message in `queue` (removed): (message id, attempts header).
 pub async fn drain(ch: &Channel, queue: &str) -> Vec<(String, Option<i64>)> {
     let mut out = Vec::new();
-    while let Some(m) = ch.basic_get(queue.into(), BasicGetOptions { no_ack: true }).await.unwrap() {
+    while let Some(m) = ch
+        .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+        .await
+        .unwrap()
+    {
         let id = m
             .delivery
             .properties
@@ -60,17 +81,31 @@ pub async fn drain(ch: &Channel, queue: &str) -> Vec<(String, Option<i64>)> {
 
 pub async fn delete_queues(ch: &Channel, queues: &[String]) {
     for q in queues {
-        let _ = ch.queue_delete(q.as_str().into(), QueueDeleteOptions::default()).await;
+        let _ = ch
+            .queue_delete(q.as_str().into(), QueueDeleteOptions::default())
+            .await;
     }
 }
 
 pub async fn delete_exchange(ch: &Channel, exchange: &str) {
-    let _ = ch.exchange_delete(exchange.into(), Default::default()).await;
     let _ = ch
-        .exchange_delete(format!("{exchange}{}", tg_events::publish::UNROUTED_SUFFIX).as_str().into(), Default::default())
+        .exchange_delete(exchange.into(), Default::default())
         .await;
     let _ = ch
-        .queue_delete(format!("{exchange}{}", tg_events::publish::UNROUTED_SUFFIX).as_str().into(), QueueDeleteOptions::default())
+        .exchange_delete(
+            format!("{exchange}{}", tg_events::publish::UNROUTED_SUFFIX)
+                .as_str()
+                .into(),
+            Default::default(),
+        )
+        .await;
+    let _ = ch
+        .queue_delete(
+            format!("{exchange}{}", tg_events::publish::UNROUTED_SUFFIX)
+                .as_str()
+                .into(),
+            QueueDeleteOptions::default(),
+        )
         .await;
 }
 
@@ -81,17 +116,19 @@ pub struct Deliveries(pub Arc<Mutex<HashMap<String, u32>>>);
 impl Deliveries {
     pub fn layer(&self, router: Router) -> Router {
         let seen = self.0.clone();
-        router.layer(axum::middleware::from_fn(move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let seen = seen.clone();
-            async move {
-                if req.uri().path() == "/events" {
-                    if let Some(id) = req.headers().get("ce-id").and_then(|v| v.to_str().ok()) {
-                        *seen.lock().unwrap().entry(id.to_owned()).or_default() += 1;
+        router.layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let seen = seen.clone();
+                async move {
+                    if req.uri().path() == "/events" {
+                        if let Some(id) = req.headers().get("ce-id").and_then(|v| v.to_str().ok()) {
+                            *seen.lock().unwrap().entry(id.to_owned()).or_default() += 1;
+                        }
                     }
+                    next.run(req).await
                 }
-                next.run(req).await
-            }
-        }))
+            },
+        ))
     }
 
     pub fn total(&self) -> u32 {

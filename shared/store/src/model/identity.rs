@@ -48,6 +48,8 @@ pub struct ProfilePatch {
     pub phone: Option<Option<String>>,
     pub notify_email: Option<bool>,
     pub notify_sms: Option<bool>,
+    /// `en` or `de`.
+    pub language: Option<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -70,6 +70,8 @@ pub struct User {
     pub phone: Option<String>,
     pub notify_email: bool,
     pub notify_sms: bool,
+    /// Language of notifications (`en`, `de`).
+    pub language: String,
     pub status: UserStatus,
     pub roles: Vec<Role>,
     pub created_at: DateTime<Utc>,
