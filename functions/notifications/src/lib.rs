@@ -11,8 +11,8 @@
 //! events get their own emails (a cancelled event fans out to every ticket
 //! holder); disputes, dead letters and `ops.alert` events go to the
 //! operators' Telegram chat. A redelivered event never sends twice: every
-//! message is claimed in the notification log on CloudEvent `source` + `id`
-//! + channel + recipient. Each recipient gets at most
+//! message is claimed in the notification log on the CloudEvent's `source`
+//! and `id`, the channel and the recipient. Each recipient gets at most
 //! `TICKETGW_NOTIFY_DAILY_CAP` messages a day per channel.
 //!
 //! Answers: `200` handled (or deliberately ignored), `422` malformed (not

@@ -432,6 +432,7 @@ impl Notifier {
         .await
     }
 
+    #[allow(clippy::too_many_arguments)] // one message's parts, all needed
     async fn compose(
         &self,
         template: &'static str,

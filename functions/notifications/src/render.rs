@@ -18,10 +18,10 @@ impl Templates {
         for (name, source) in embedded::TEMPLATES {
             env.add_template(name, source)
                 .map_err(|e| anyhow::anyhow!("template {name}: {e}"))?;
-            if let Some((lang, _)) = name.split_once('/') {
-                if !languages.iter().any(|l| l == lang) {
-                    languages.push(lang.to_owned());
-                }
+            if let Some((lang, _)) = name.split_once('/')
+                && !languages.iter().any(|l| l == lang)
+            {
+                languages.push(lang.to_owned());
             }
         }
         anyhow::ensure!(

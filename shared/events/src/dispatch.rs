@@ -192,10 +192,11 @@ fn attempts_of(props: &lapin::BasicProperties) -> u32 {
         .unwrap_or(0)
 }
 
+/// The subscriber and the optional dead-letter sink.
+pub type Sinks = (Arc<dyn EventSink>, Option<Arc<dyn EventSink>>);
+
 /// Sinks for the configured URLs (the standalone dispatcher).
-pub fn http_sinks(
-    c: &DispatchConfig,
-) -> anyhow::Result<(Arc<dyn EventSink>, Option<Arc<dyn EventSink>>)> {
+pub fn http_sinks(c: &DispatchConfig) -> anyhow::Result<Sinks> {
     let target = c
         .target
         .as_deref()

@@ -64,10 +64,11 @@ impl AmqpPublisher {
     }
 
     async fn channel(&mut self) -> anyhow::Result<Channel> {
-        if let Some((conn, ch)) = &self.channel {
-            if conn.status().connected() && ch.status().connected() {
-                return Ok(ch.clone());
-            }
+        if let Some((conn, ch)) = &self.channel
+            && conn.status().connected()
+            && ch.status().connected()
+        {
+            return Ok(ch.clone());
         }
         self.channel = None;
         let conn = Connection::connect(
@@ -303,10 +304,9 @@ impl Publisher for SqsPublisher {
                     .id()
                     .strip_prefix('m')
                     .and_then(|s| s.parse::<usize>().ok())
+                    && i < out.len()
                 {
-                    if i < out.len() {
-                        out[i] = Outcome::Delivered;
-                    }
+                    out[i] = Outcome::Delivered;
                 }
             }
             for bad in resp.failed() {
@@ -314,14 +314,13 @@ impl Publisher for SqsPublisher {
                     .id()
                     .strip_prefix('m')
                     .and_then(|s| s.parse::<usize>().ok())
+                    && i < out.len()
                 {
-                    if i < out.len() {
-                        out[i] = Outcome::Retry(format!(
-                            "SQS refused the message: {}",
-                            bad.message().unwrap_or(bad.code())
-                        ));
-                        failed_partitions.insert(events[i].partition_key());
-                    }
+                    out[i] = Outcome::Retry(format!(
+                        "SQS refused the message: {}",
+                        bad.message().unwrap_or(bad.code())
+                    ));
+                    failed_partitions.insert(events[i].partition_key());
                 }
             }
         }

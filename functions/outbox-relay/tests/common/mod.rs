@@ -120,10 +120,10 @@ impl Deliveries {
             move |req: axum::extract::Request, next: axum::middleware::Next| {
                 let seen = seen.clone();
                 async move {
-                    if req.uri().path() == "/events" {
-                        if let Some(id) = req.headers().get("ce-id").and_then(|v| v.to_str().ok()) {
-                            *seen.lock().unwrap().entry(id.to_owned()).or_default() += 1;
-                        }
+                    if req.uri().path() == "/events"
+                        && let Some(id) = req.headers().get("ce-id").and_then(|v| v.to_str().ok())
+                    {
+                        *seen.lock().unwrap().entry(id.to_owned()).or_default() += 1;
                     }
                     next.run(req).await
                 }
