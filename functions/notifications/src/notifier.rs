@@ -156,7 +156,7 @@ impl Notifier {
                     ev,
                     id,
                     "booking_refunded",
-                    json!({"refund": {"amount": money(cents, &currency, "en"), "full": full}}),
+                    json!({"refund_cents": cents, "refund_currency": currency, "refund_full": full}),
                     &mut r,
                 )
                 .await?;
@@ -488,6 +488,19 @@ impl Notifier {
                 inline.push((cid, png));
                 attachments.push((format!("ticket-{}.pdf", t.id), pdf));
             }
+        }
+        // Amounts are written in the reader's language.
+        if let Some(cents) = extra.get("refund_cents").and_then(|v| v.as_i64()) {
+            let currency = extra
+                .get("refund_currency")
+                .and_then(|v| v.as_str())
+                .unwrap_or("")
+                .to_owned();
+            let full = extra
+                .get("refund_full")
+                .and_then(|v| v.as_bool())
+                .unwrap_or(false);
+            extra["refund"] = json!({"amount": money(cents, &currency, lang), "full": full});
         }
         if template == "event_cancelled" && b.status == BookingStatus::Refunded {
             extra["refund"] =

@@ -388,6 +388,39 @@ async fn messages_follow_the_buyers_language() {
 }
 
 #[tokio::test]
+async fn a_refund_is_mailed_with_its_amount_in_the_readers_language() {
+    let s = setup(TestDb::sqlite().await, &[]).await;
+    let store = s.app.state.store.clone();
+    let (event, tt) = published_event(&store, "Refund Gala", 10).await;
+    let user = buyer(&store, "refund@example.test", None).await;
+    store
+        .update_profile(
+            user,
+            &tg_store::ProfilePatch {
+                language: Some("de".into()),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let booking = confirmed_booking(&store, user, event, tt, 1).await;
+    let e = CloudEvent::new(
+        "payment.refunded",
+        "/ticketgw/payments",
+        json!({"booking_id": booking, "amount_cents": 1250, "currency": "EUR", "full": false}),
+    );
+    let (status, body) = post_binary(&s.app, "/events", &e).await;
+    assert_eq!((status, body["sent"].as_u64()), (200, Some(1)), "{body}");
+    let m = mails(&s.mail_dir);
+    assert_eq!(m.len(), 1);
+    assert!(
+        m[0].contains("EUR 12,50"),
+        "German amount: {}",
+        &m[0][..m[0].len().min(3000)]
+    );
+}
+
+#[tokio::test]
 async fn the_daily_cap_limits_messages_per_recipient() {
     let s = setup(
         TestDb::sqlite().await,
