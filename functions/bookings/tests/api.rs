@@ -168,10 +168,12 @@ async fn bad_requests_are_named_and_write_nothing() {
         assert!(
             app.state
                 .store
-                .outbox_after(0, 10)
+                .outbox_after(0, 100)
                 .await
                 .unwrap()
-                .is_empty()
+                .iter()
+                .all(|e| e.event_type == "event.published"),
+            "no booking event"
         );
     }
 }
@@ -384,6 +386,7 @@ async fn lapsed_holds_never_count_and_are_released() {
             .unwrap()
             .into_iter()
             .map(|e| e.event_type)
+            .filter(|t| t.starts_with("booking."))
             .collect();
         assert_eq!(types, ["booking.held", "booking.expired", "booking.held"]);
         // Cancelling a lapsed hold says so.
