@@ -92,7 +92,8 @@ for _ in $(seq 1 300); do
     [[ $left == 0 ]] && break; sleep 0.1
 done
 lag_holds=$(psql "$db_url" -qAtc "SELECT count(*) || ' events; p50 ' || round(1000*percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - time))::numeric, 1) || ' ms, p99 ' || round(1000*percentile_cont(0.99) WITHIN GROUP (ORDER BY extract(epoch FROM sent_at - time))::numeric, 1) || ' ms, max ' || round(1000*max(extract(epoch FROM sent_at - time))::numeric, 1) || ' ms' FROM outbox WHERE sent_at IS NOT NULL AND type = 'booking.held'")
-held_rate=$(grep -Eo 'peak holds/s[^0-9]*[0-9.]+' "$WORK/holds.txt" | grep -Eo '[0-9.]+$' | head -1 || true)
+held_rate=$(awk '$1 == "peak" && $2 == "holds/s" && $3 ~ /^[0-9]/ {print $3; exit}' "$WORK/holds.txt" || true)
+cp "$WORK/holds.txt" "$WORK/holds-report.txt" 2>/dev/null || true
 
 log "B: $PAY_CONCURRENCY buyers purchasing for ${PAY_DURATION}s; confirmations mailed over SMTP"
 : >"$WORK/sink.jsonl"

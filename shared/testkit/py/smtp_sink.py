@@ -3,8 +3,8 @@ accepted message: one JSON line per message in --out (message id,
 recipients, subject, size), and the raw message in --save-dir when given.
 
 Usage: python smtp_sink.py --port 2525 --out sink.jsonl [--save-dir DIR]
-Prints READY once it accepts connections; stops on SIGTERM or when stdin
-closes.
+Prints READY once it accepts connections; stops on SIGTERM, or when stdin
+closes with --stop-on-stdin-eof.
 """
 import argparse
 import email.parser
@@ -52,6 +52,8 @@ def main():
     p.add_argument("--port", type=int, required=True)
     p.add_argument("--out", required=True)
     p.add_argument("--save-dir")
+    p.add_argument("--stop-on-stdin-eof", action="store_true",
+                   help="stop when stdin closes (the test harness holds it open)")
     a = p.parse_args()
     if a.save_dir:
         os.makedirs(a.save_dir, exist_ok=True)
@@ -66,7 +68,8 @@ def main():
         sys.stdin.read()
         done.set()
 
-    threading.Thread(target=watch_stdin, daemon=True).start()
+    if a.stop_on_stdin_eof:
+        threading.Thread(target=watch_stdin, daemon=True).start()
     done.wait()
     c.stop()
 

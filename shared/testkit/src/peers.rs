@@ -122,6 +122,7 @@ impl SmtpSink {
             .arg(port.to_string())
             .arg("--out")
             .arg(&out)
+            .arg("--stop-on-stdin-eof")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .kill_on_drop(true);
