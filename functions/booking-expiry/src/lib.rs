@@ -32,6 +32,10 @@ const BATCH: u32 = 500;
 const BUDGET: Duration = Duration::from_secs(20);
 /// Rate-limit windows and failed-login records older than this are deleted.
 const COUNTER_RETENTION: TimeDelta = TimeDelta::days(1);
+/// Published outbox rows are kept this long (replay, audits).
+const OUTBOX_RETENTION: TimeDelta = TimeDelta::days(7);
+/// The notification log (exactly-once records) is kept this long.
+const NOTIFICATION_RETENTION: TimeDelta = TimeDelta::days(30);
 
 pub fn router(state: AppState) -> Router {
     Router::new()
@@ -57,7 +61,8 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub struct SweepReport {
     /// Holds released (now `expired`, their tickets back on sale).
     pub expired: usize,
-    /// Old rate-limit, failed-login and idempotency records deleted.
+    /// Old rate-limit, failed-login and idempotency records, published
+    /// outbox rows and notification records deleted.
     pub pruned: u64,
     /// True when the time budget ran out with work left.
     pub incomplete: bool,
@@ -82,6 +87,12 @@ pub async fn sweep(store: &DynStore) -> Result<SweepReport, tg_store::StoreError
     let now = Utc::now();
     report.pruned += store.prune_counters(now - COUNTER_RETENTION).await?;
     report.pruned += store.idempotency_prune(now).await?;
+    // Published outbox rows and the notification log outlive any
+    // redelivery by far after a week and a month.
+    report.pruned += store.outbox_prune(now - OUTBOX_RETENTION).await?;
+    report.pruned += store
+        .notification_prune(now - NOTIFICATION_RETENTION)
+        .await?;
     if report.expired > 0 || report.pruned > 0 {
         tracing::info!(
             expired = report.expired,

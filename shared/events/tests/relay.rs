@@ -288,3 +288,65 @@ async fn a_dead_relays_claim_returns_after_its_lease() {
         assert_eq!(violations(&sink.log.lock().unwrap()), 0);
     }
 }
+
+#[tokio::test]
+async fn published_rows_and_old_notification_records_are_pruned() {
+    for db in TestDb::all().await {
+        let store = db.store().await;
+        emit(&store, 3, 2).await;
+        let now = Utc::now();
+        let rows = store
+            .outbox_claim("p", 10, now, now + chrono::Duration::seconds(30))
+            .await
+            .unwrap();
+        let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+        store
+            .outbox_mark_sent(&seqs, now - chrono::Duration::days(8))
+            .await
+            .unwrap();
+        emit(&store, 1, 1).await; // unsent: never pruned
+        assert_eq!(
+            store
+                .outbox_prune(now - chrono::Duration::days(7))
+                .await
+                .unwrap(),
+            3,
+            "{:?}",
+            db.backend
+        );
+        assert_eq!(store.outbox_stats().await.unwrap().pending, 1);
+
+        let old = now - chrono::Duration::days(40);
+        let key = tg_store::NotificationKey {
+            source: "/tests".into(),
+            event_id: "1".into(),
+            channel: "email".into(),
+            recipient: "a@example.test".into(),
+        };
+        assert_eq!(
+            store
+                .notification_claim(&key, old, old + chrono::Duration::seconds(30))
+                .await
+                .unwrap(),
+            tg_store::NotificationClaim::Claimed
+        );
+        store
+            .notification_finish(&key, "sent", None, old)
+            .await
+            .unwrap();
+        assert!(
+            store
+                .notification_quota_take("email:a@example.test", old.date_naive(), 5)
+                .await
+                .unwrap()
+        );
+        assert!(
+            store
+                .notification_prune(now - chrono::Duration::days(30))
+                .await
+                .unwrap()
+                >= 2
+        );
+        assert_eq!(store.notification_count("sent").await.unwrap(), 0);
+    }
+}
