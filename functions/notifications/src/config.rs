@@ -72,14 +72,11 @@ impl NotifyConfig {
         }
         let mail_from = get("TICKETGW_MAIL_FROM")
             .unwrap_or_else(|| "Ticket Gateway <tickets@ticketgw.local>".into());
-        anyhow::ensure!(
-            mail_from.parse::<lettre::message::Mailbox>().is_ok(),
-            "TICKETGW_MAIL_FROM: `{mail_from}` is not a mailbox"
-        );
         let from_addr = mail_from
             .parse::<lettre::message::Mailbox>()
-            .map(|m| m.email.to_string())
-            .unwrap_or_default();
+            .map_err(|_| anyhow::anyhow!("TICKETGW_MAIL_FROM: `{mail_from}` is not a mailbox"))?
+            .email
+            .to_string();
         let twilio = match (
             get("TICKETGW_TWILIO_ACCOUNT_SID"),
             get("TICKETGW_TWILIO_AUTH_TOKEN"),

@@ -68,6 +68,15 @@ fn uuid_field(ev: &CloudEvent, field: &str) -> Result<Uuid, DeliveryError> {
         })
 }
 
+/// What every booking message is about.
+struct Subject {
+    booking: Booking,
+    user: tg_store::User,
+    event: tg_store::Event,
+    /// A language the templates exist in (`en` otherwise).
+    lang: String,
+}
+
 /// One email to write.
 struct Mail {
     template: &'static str,
@@ -127,10 +136,10 @@ impl Notifier {
         let mut r = Report::default();
         match ev.ty.as_str() {
             "booking.confirmed" => {
-                let id = uuid_field(ev, "booking_id")?;
-                self.booking_mail(ev, id, "booking_confirmed", json!({}), &mut r)
+                let s = self.subject(uuid_field(ev, "booking_id")?).await?;
+                self.booking_mail(ev, &s, "booking_confirmed", json!({}), &mut r)
                     .await?;
-                self.confirmation_sms(ev, id, &mut r).await?;
+                self.confirmation_sms(ev, &s, &mut r).await?;
             }
             "booking.cancelled" | "booking.expired" => {
                 let id = uuid_field(ev, "booking_id")?;
@@ -139,7 +148,8 @@ impl Notifier {
                 } else {
                     "booking_expired"
                 };
-                self.booking_mail(ev, id, template, json!({"reason": ""}), &mut r)
+                let s = self.subject(id).await?;
+                self.booking_mail(ev, &s, template, json!({"reason": ""}), &mut r)
                     .await?;
             }
             "payment.refunded" => {
@@ -152,9 +162,10 @@ impl Notifier {
                     .unwrap_or("")
                     .to_owned();
                 let full = d.get("full").and_then(|v| v.as_bool()).unwrap_or(false);
+                let s = self.subject(id).await?;
                 self.booking_mail(
                     ev,
-                    id,
+                    &s,
                     "booking_refunded",
                     json!({"refund_cents": cents, "refund_currency": currency, "refund_full": full}),
                     &mut r,
@@ -169,7 +180,8 @@ impl Notifier {
                     .await
                     .map_err(store_err)?;
                 for b in bookings {
-                    self.booking_mail(ev, b, "event_cancelled", json!({"reason": ""}), &mut r)
+                    let s = self.subject(b).await?;
+                    self.booking_mail(ev, &s, "event_cancelled", json!({"reason": ""}), &mut r)
                         .await?;
                 }
             }
@@ -346,14 +358,8 @@ impl Notifier {
         }
     }
 
-    async fn booking_mail(
-        &self,
-        ev: &CloudEvent,
-        booking_id: Uuid,
-        template: &'static str,
-        extra: serde_json::Value,
-        r: &mut Report,
-    ) -> Result<(), DeliveryError> {
+    /// The booking, its buyer and its event, loaded once per event handled.
+    async fn subject(&self, booking_id: Uuid) -> Result<Subject, DeliveryError> {
         let booking = self
             .store
             .get_booking(booking_id)
@@ -369,6 +375,28 @@ impl Notifier {
             .get_event(booking.event_id, Scope::All)
             .await
             .map_err(store_err)?;
+        let lang = if self.templates.has_language(&user.language) {
+            user.language.clone()
+        } else {
+            "en".into()
+        };
+        Ok(Subject {
+            booking,
+            user,
+            event,
+            lang,
+        })
+    }
+
+    async fn booking_mail(
+        &self,
+        ev: &CloudEvent,
+        s: &Subject,
+        template: &'static str,
+        extra: serde_json::Value,
+        r: &mut Report,
+    ) -> Result<(), DeliveryError> {
+        let (booking, user, event) = (&s.booking, &s.user, &s.event);
         // Refund and cancellation mails of a cancelled event: its own
         // message (`event.cancelled`) says it all, once.
         if event.status == tg_store::EventStatus::Cancelled
@@ -397,11 +425,6 @@ impl Notifier {
                 }
             },
         };
-        let lang = if self.templates.has_language(&user.language) {
-            user.language.clone()
-        } else {
-            "en".into()
-        };
         let key = NotificationKey {
             source: ev.source.clone(),
             event_id: ev.id.clone(),
@@ -420,30 +443,23 @@ impl Notifier {
             ev.ty,
             short_hash(&format!("{}{}", ev.id, key.recipient))
         );
-        let mail = self
-            .compose(
-                template, &lang, &booking, &user.name, &email, &event, extra, true,
-            )
-            .await?;
-        let msg = self.message(&mail, &lang, &to, &message_id, &ev.ty)?;
+        let mail = self.compose(template, s, extra, true).await?;
+        let msg = self.message(&mail, &s.lang, &to, &message_id, &ev.ty)?;
         self.once(&key, Some(&email), r, || async {
             self.mailer.send(msg, &stem).await
         })
         .await
     }
 
-    #[allow(clippy::too_many_arguments)] // one message's parts, all needed
     async fn compose(
         &self,
         template: &'static str,
-        lang: &str,
-        b: &Booking,
-        name: &str,
-        email: &str,
-        e: &tg_store::Event,
+        s: &Subject,
         mut extra: serde_json::Value,
         with_files: bool,
     ) -> Result<Mail, DeliveryError> {
+        let (b, e, lang) = (&s.booking, &s.event, s.lang.as_str());
+        let (name, email) = (&s.user.name, s.user.email.as_deref().unwrap_or(""));
         let tz: chrono_tz::Tz = e.timezone.parse().unwrap_or(chrono_tz::UTC);
         let starts = format!(
             "{} ({})",
@@ -591,48 +607,19 @@ impl Notifier {
     async fn confirmation_sms(
         &self,
         ev: &CloudEvent,
-        booking_id: Uuid,
+        s: &Subject,
         r: &mut Report,
     ) -> Result<(), DeliveryError> {
         let Some(sms) = &self.sms else { return Ok(()) };
-        let booking = self
-            .store
-            .get_booking(booking_id)
-            .await
-            .map_err(store_err)?;
-        let user = self
-            .store
-            .get_user(booking.user_id)
-            .await
-            .map_err(store_err)?;
-        let (true, Some(phone)) = (user.notify_sms, user.phone.clone()) else {
+        let (true, Some(phone)) = (s.user.notify_sms, s.user.phone.clone()) else {
             return Ok(());
         };
-        let event = self
-            .store
-            .get_event(booking.event_id, Scope::All)
-            .await
-            .map_err(store_err)?;
-        let lang = if self.templates.has_language(&user.language) {
-            user.language.clone()
-        } else {
-            "en".into()
-        };
         let mail = self
-            .compose(
-                "booking_confirmed",
-                &lang,
-                &booking,
-                &user.name,
-                user.email.as_deref().unwrap_or(""),
-                &event,
-                json!({}),
-                false,
-            )
+            .compose("booking_confirmed", s, json!({}), false)
             .await?;
         let text = self
             .templates
-            .render(&lang, "sms_booking_confirmed.txt", &mail.ctx)
+            .render(&s.lang, "sms_booking_confirmed.txt", &mail.ctx)
             .map_err(|e| DeliveryError::Permanent(format!("template: {e:#}")))?;
         let key = NotificationKey {
             source: ev.source.clone(),
