@@ -284,8 +284,8 @@ class Model:
 REQUIRED = [
     # key, label, name patterns (all must match), name exclusion, content patterns (all)
     ("lint", "format and lint", [r"format|fmt", r"lint|clippy"], None, [r"cargo\s+fmt", r"clippy"]),
-    ("tests", "tests", [r"\btests?\b"], r"smoke", [r"\.ci/run\b|cargo\s+(test|nextest)"]),
-    ("build", "build images", [r"build", r"image"], None, [r"docker\s+(buildx\s+)?build|kaniko|buildah"]),
+    ("tests", "tests", [r"\btests?\b"], r"smoke|\bweb\b", [r"\.ci/run\b|cargo\s+(test|nextest)"]),
+    ("build", "build images", [r"build", r"image"], r"\bweb\b", [r"docker\s+(buildx\s+)?build|kaniko|buildah"]),
     ("audit", "dependency vulnerability scan (cargo-audit)", [r"audit|dependenc|vulnerab"], None,
      [r"\.ci/audit\b|cargo[\s-]audit"]),
     ("image-scan", "image scan (Trivy)", [r"image", r"scan|trivy"], None, [r"trivy", r"\bimage\b"]),
@@ -295,10 +295,16 @@ REQUIRED = [
     ("deploy", "deploy via GitOps / Argo CD", [r"deploy|gitops"], None,
      [r"\bgit\b[\s\S]{0,300}?\bpush\b|argocd\s+app\s+(sync|set)"]),
     ("smoke", "smoke test", [r"smoke"], None, [r"curl|wget|http"]),
+    # The web app (web/): Lint -> Test -> Build (image), its image scanned and pushed with the others.
+    ("web-lint", "web app lint", [r"\bweb\b", r"lint"], None, [r"npm\s+(run\s+)?lint", r"typecheck|\btsc\b"]),
+    ("web-test", "web app tests", [r"\bweb\b", r"\btests?\b"], None, [r"\.ci/web-tests\b"]),
+    ("web-build", "web app image", [r"\bweb\b", r"build|image"], None,
+     [r"docker\s+(buildx\s+)?build", r"web/Dockerfile", r"IMAGES_FILE"]),
 ]
 # (earlier, later): the later stage must come after the earlier one.
 ORDER = [("lint", "push"), ("tests", "push"), ("audit", "push"), ("manifest-scan", "deploy"),
-         ("build", "image-scan"), ("image-scan", "push"), ("push", "deploy"), ("deploy", "smoke")]
+         ("build", "image-scan"), ("image-scan", "push"), ("push", "deploy"), ("deploy", "smoke"),
+         ("web-lint", "web-test"), ("web-test", "web-build"), ("web-build", "image-scan"), ("web-test", "push")]
 
 SECRET_VAR = re.compile(r"^[A-Z0-9_]*(TOKEN|PASSWORD|PASSWD|SECRET|API_?KEY|PRIVATE_?KEY|ACCESS_?KEY|PSW)"
                         r"[A-Z0-9_]*$")
@@ -773,6 +779,11 @@ CASES = [
     ("missing required stage: image scan (renamed)", rename_required("image-scan"), "stages", "image scan"),
     ("missing required stage: smoke test (renamed)", rename_required("smoke"), "stages", "smoke"),
     ("missing required stage: push images (renamed)", rename_required("push"), "stages", "push images"),
+    ("missing required stage: web app lint (renamed)", rename_required("web-lint"), "stages", "web app lint"),
+    ("missing required stage: web app tests (renamed)", rename_required("web-test"), "stages", "web app tests"),
+    ("missing required stage: web app image (renamed)", rename_required("web-build"), "stages", "web app image"),
+    ("web image stage without the web Dockerfile",
+     lambda t: sub1(r"--file web/Dockerfile", "--file Dockerfile", t), "stages", "web app image"),
     ("image scan stage after the push", lambda t: t, None, None),  # placeholder, replaced below
     ("no Telegram notification on failure", drop_failure_notification, "stages", "on failure"),
     ("reference to a missing .ci script", in_steps("sh 'bash .ci/no-such-script'"),
@@ -816,6 +827,7 @@ def swap_stages(a_key, b_key):
 
 CASES[[c[0] for c in CASES].index("image scan stage after the push")] = (
     "image scan stage moved after the push", swap_stages("image-scan", "push"), "stages", "before")
+CASES.append(("web image built after the image scan", swap_stages("web-build", "image-scan"), "stages", "before"))
 
 POSITIVE = [
     ("untouched copy", lambda t: t),
