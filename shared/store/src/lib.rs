@@ -8,6 +8,7 @@
 //! Concurrency is enforced in SQL (conditional updates, unique keys,
 //! row locks), never in process.
 
+pub mod accounts;
 pub mod bookings;
 pub mod events;
 pub mod idempotency;
@@ -26,6 +27,9 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+pub use accounts::{
+    AccountStore, AuthCode, CodeRedemption, NewAccountToken, NewAuthCode, TokenPurpose,
+};
 pub use bookings::BookingStore;
 pub use error::StoreError;
 pub use events::{EventStore, NotificationClaim, NotificationKey, OutboxStats};
@@ -71,7 +75,9 @@ impl Scope {
 /// same results for the same calls; `tests/conformance.rs` checks that.
 #[async_trait]
 pub trait Store:
-    BookingStore + EventStore + IdempotencyStore + PaymentStore + TicketStore + Send + Sync + 'static
+    AccountStore
+    + BookingStore
+    + EventStore + IdempotencyStore + PaymentStore + TicketStore + Send + Sync + 'static
 {
     /// Which backend this is (`postgres` or `sqlite`), for logs and metrics.
     fn backend(&self) -> &'static str;

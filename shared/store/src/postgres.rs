@@ -59,6 +59,8 @@ crate::payments::payments_impl!(PgStore, Postgres);
 
 crate::tickets::tickets_impl!(PgStore, Postgres);
 
+crate::accounts::accounts_impl!(PgStore, Postgres);
+
 crate::events::events_impl!(
     PgStore,
     Postgres,

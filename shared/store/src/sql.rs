@@ -15,8 +15,8 @@ use crate::{Currency, Event, EventStatus, StoreError, StoreResult, TicketType};
 pub(crate) const EVENT_COLS: &str = "id, organizer_id, title, description, venue, city, category, \
      timezone, image_url, starts_at, ends_at, status, created_at, updated_at, published_at, hold_minutes, refund_cutoff_hours";
 
-pub(crate) const USER_COLS: &str =
-    "id, iss, sub, email, name, phone, notify_email, notify_sms, language, status, created_at";
+pub(crate) const USER_COLS: &str = "id, iss, sub, email, name, phone, notify_email, notify_sms, \
+     language, status, created_at, (email_verified_at IS NOT NULL) AS email_verified";
 
 pub(crate) fn user_from_row<'r, R>(row: &'r R) -> StoreResult<crate::User>
 where
@@ -42,6 +42,7 @@ where
             .ok_or_else(|| StoreError::Corrupt(format!("user status {status:?}")))?,
         roles: Vec::new(),
         created_at: row.try_get("created_at")?,
+        email_verified: row.try_get("email_verified")?,
     })
 }
 

@@ -95,4 +95,6 @@ crate::payments::payments_impl!(SqliteStore, Sqlite);
 
 crate::tickets::tickets_impl!(SqliteStore, Sqlite);
 
+crate::accounts::accounts_impl!(SqliteStore, Sqlite);
+
 crate::events::events_impl!(SqliteStore, Sqlite, "", "SELECT value FROM json_each($1)");

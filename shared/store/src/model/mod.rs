@@ -75,6 +75,9 @@ pub struct User {
     pub status: UserStatus,
     pub roles: Vec<Role>,
     pub created_at: DateTime<Utc>,
+    /// The built-in provider confirmed the address (a link mailed to it
+    /// was followed).
+    pub email_verified: bool,
 }
 
 /// Event lifecycle: `draft` -> `published` -> `cancelled` (or draft -> cancelled).
