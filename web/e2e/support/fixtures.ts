@@ -218,6 +218,11 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
     { scope: "worker", timeout: 180_000 },
   ],
 
+  // Pages open on this worker's web server.
+  baseURL: async ({ platform }, use) => {
+    await use(platform.webUrl);
+  },
+
   api: async ({ platform }, use) => {
     const http = await request.newContext();
     await use(new Api(platform, http));
@@ -227,7 +232,7 @@ export const test = base.extend<TestFixtures, WorkerFixtures>({
   look: async ({ backend, viewportName }, use, testInfo) => {
     const dir = path.join(repoRoot, "target/web-screenshots", backend, viewportName);
     mkdirSync(dir, { recursive: true });
-    const prefix = slug(testInfo.titlePath.slice(1).join(" "));
+    const prefix = path.basename(testInfo.file).replace(/\.spec\.ts$/, "");
     await use(async (page, name) => {
       const file = path.join(dir, `${prefix}--${slug(name)}.png`);
       await page.screenshot({ path: file, fullPage: true });

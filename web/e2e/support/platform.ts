@@ -235,7 +235,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<Platform> {
       webLog,
     );
     children.push(web);
-    await waitFor(`${webUrl}/manifest.webmanifest`, "the web server", web, webLog);
+    await waitFor(`${webUrl}/`, "the web server", web, webLog);
   } catch (e) {
     await stop();
     throw e;
