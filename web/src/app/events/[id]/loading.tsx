@@ -1,0 +1,5 @@
+import { PageSkeleton } from "@/components/Skeleton";
+
+export default function Loading() {
+  return <PageSkeleton />;
+}

@@ -1,0 +1,62 @@
+import Link from "next/link";
+import { getTranslations } from "next-intl/server";
+import { getSession } from "@/lib/session/server";
+import { LanguageSwitcher } from "./LanguageSwitcher";
+import { SignOutButton } from "./SignOutButton";
+import { currentLocale } from "@/i18n/request";
+
+export async function Header() {
+  const t = await getTranslations("nav");
+  const session = await getSession();
+  const locale = await currentLocale();
+  return (
+    <header className="sticky top-0 z-20 border-b border-line bg-white/95 backdrop-blur">
+      <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-4 gap-y-1 px-4 py-2">
+        <Link href="/" className="flex min-h-12 items-center gap-2 rounded-lg text-lg font-bold text-brand-700">
+          <svg aria-hidden="true" viewBox="0 0 24 24" className="size-7" fill="currentColor">
+            <path d="M3 7a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v2a2 2 0 0 0 0 4v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4a2 2 0 0 0 0-4V7Zm11 0v2h2V7h-2Zm0 4v2h2v-2h-2Zm0 4v2h2v-2h-2Z" />
+          </svg>
+          <span>Ticket Gateway</span>
+        </Link>
+        <nav aria-label={t("primary")} className="order-3 w-full sm:order-none sm:w-auto sm:flex-1">
+          <ul className="flex flex-wrap items-center gap-1 text-sm font-medium">
+            <li>
+              <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/">
+                {t("events")}
+              </Link>
+            </li>
+            {session && (
+              <>
+                <li>
+                  <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/me/tickets">
+                    {t("tickets")}
+                  </Link>
+                </li>
+                <li>
+                  <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/me/bookings">
+                    {t("bookings")}
+                  </Link>
+                </li>
+                <li>
+                  <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/me/profile">
+                    {t("profile")}
+                  </Link>
+                </li>
+              </>
+            )}
+          </ul>
+        </nav>
+        <div className="ml-auto flex items-center gap-2">
+          <LanguageSwitcher current={locale} label={t("language")} />
+          {session ? (
+            <SignOutButton label={t("signOut")} />
+          ) : (
+            <a href="/auth/signin?returnTo=%2F" className="btn-primary min-h-11 px-4 text-sm" data-signin>
+              {t("signIn")}
+            </a>
+          )}
+        </div>
+      </div>
+    </header>
+  );
+}
