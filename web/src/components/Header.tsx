@@ -12,14 +12,14 @@ export async function Header() {
   return (
     <header className="sticky top-0 z-20 border-b border-line bg-white/95 backdrop-blur">
       <div className="mx-auto flex max-w-5xl flex-wrap items-center gap-x-4 gap-y-1 px-4 py-2">
-        <Link href="/" className="flex min-h-12 items-center gap-2 rounded-lg text-lg font-bold text-brand-700">
+        <Link href="/" className="flex min-h-12 items-center gap-2 rounded-lg text-base font-bold text-brand-700 sm:text-lg">
           <svg aria-hidden="true" viewBox="0 0 24 24" className="size-7" fill="currentColor">
             <path d="M3 7a2 2 0 0 1 2-2h14a2 2 0 0 1 2 2v2a2 2 0 0 0 0 4v4a2 2 0 0 1-2 2H5a2 2 0 0 1-2-2v-4a2 2 0 0 0 0-4V7Zm11 0v2h2V7h-2Zm0 4v2h2v-2h-2Zm0 4v2h2v-2h-2Z" />
           </svg>
           <span>Ticket Gateway</span>
         </Link>
-        <nav aria-label={t("primary")} className="order-3 w-full sm:order-none sm:w-auto sm:flex-1">
-          <ul className="flex flex-wrap items-center gap-1 text-sm font-medium">
+        <nav aria-label={t("primary")} className="order-3 -mx-3 w-[calc(100%+1.5rem)] sm:order-none sm:mx-0 sm:w-auto sm:flex-1">
+          <ul className="flex items-center gap-0.5 overflow-x-auto whitespace-nowrap text-sm font-medium sm:flex-wrap">
             <li>
               <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/">
                 {t("events")}
@@ -42,16 +42,17 @@ export async function Header() {
                     {t("profile")}
                   </Link>
                 </li>
+                <li className="ml-auto sm:ml-0">
+                  <SignOutButton label={t("signOut")} />
+                </li>
               </>
             )}
           </ul>
         </nav>
-        <div className="ml-auto flex items-center gap-2">
+        <div className="ml-auto flex items-center gap-1.5 sm:gap-2">
           <LanguageSwitcher current={locale} label={t("language")} />
-          {session ? (
-            <SignOutButton label={t("signOut")} />
-          ) : (
-            <a href="/auth/signin?returnTo=%2F" className="btn-primary min-h-11 px-4 text-sm" data-signin>
+          {!session && (
+            <a href="/auth/signin?returnTo=%2F" className="btn-primary min-h-11 px-3 text-sm sm:px-4" data-signin>
               {t("signIn")}
             </a>
           )}

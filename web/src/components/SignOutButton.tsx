@@ -10,7 +10,7 @@ export function SignOutButton({ label }: { label: string }) {
         navigator.serviceWorker?.controller?.postMessage({ type: "signed-out" });
       }}
     >
-      <button type="submit" className="btn-secondary min-h-11 px-4 text-sm">
+      <button type="submit" className="inline-flex min-h-11 items-center rounded-lg px-3 text-sm font-medium text-ink hover:bg-brand-50">
         {label}
       </button>
     </form>
