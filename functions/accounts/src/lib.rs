@@ -45,6 +45,9 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub struct ProfileView {
     pub id: Uuid,
     pub email: Option<String>,
+    /// The address was confirmed through the built-in provider's
+    /// verification link.
+    pub email_verified: bool,
     pub name: String,
     pub phone: Option<String>,
     pub roles: Vec<Role>,
@@ -63,6 +66,7 @@ impl ProfileView {
         Self {
             id: u.id,
             email: u.email,
+            email_verified: u.email_verified,
             name: u.name,
             phone: u.phone,
             roles,

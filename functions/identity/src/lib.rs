@@ -23,6 +23,10 @@ use tg_store::{NewLocalUser, RefreshOutcome, Role, User, UserStatus};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
+pub mod account;
+pub mod oidc;
+mod page;
+
 pub const FUNCTION: FunctionSpec = FunctionSpec {
     name: "identity",
     router,
@@ -36,14 +40,32 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/refresh", post(refresh))
         .route("/v1/auth/logout", post(logout))
         .route("/v1/auth/jwks", get(jwks))
+        .route(
+            "/v1/auth/authorize",
+            get(oidc::authorize).post(oidc::authorize_submit),
+        )
+        .route("/v1/auth/token", post(oidc::token))
+        .route("/v1/auth/end-session", get(oidc::end_session))
+        .route("/v1/auth/verify-email", post(account::verify_email))
+        .route("/v1/auth/verify-email/resend", post(account::resend_verification))
+        .route("/v1/auth/password-reset", post(account::password_reset))
+        .route(
+            "/v1/auth/password-reset/confirm",
+            post(account::password_reset_confirm),
+        )
         .route("/.well-known/openid-configuration", get(discovery))
         .with_state(state)
 }
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(register, login, refresh, logout, jwks, discovery),
-    components(schemas(RegisterRequest, LoginRequest, RefreshRequest, AccountView, TokenResponse, ProblemDoc)),
+    paths(register, login, refresh, logout, jwks, discovery,
+        oidc::authorize, oidc::authorize_submit, oidc::token, oidc::end_session,
+        account::verify_email, account::resend_verification, account::password_reset, account::password_reset_confirm),
+    components(schemas(RegisterRequest, LoginRequest, RefreshRequest, AccountView, TokenResponse, ProblemDoc,
+        oidc::OAuthTokenResponse, oidc::OAuthError, oidc::SignInForm, oidc::TokenRequest,
+        account::VerifyEmailRequest, account::EmailVerifiedView, account::PasswordResetRequest,
+        account::PasswordResetConfirm, account::AcceptedView)),
     tags((name = "identity", description = "The built-in identity provider"))
 )]
 struct ApiDoc;
@@ -141,9 +163,11 @@ pub fn normalize_email(email: &str) -> Result<String, ApiError> {
 async fn register(
     State(state): State<AppState>,
     ip: ClientIp,
+    headers: axum::http::HeaderMap,
     Json(body): Json<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     idp(&state)?;
+    let lang = page::Lang::from_headers(None, &headers).code().to_string();
     let issuer = tg_store::BUILTIN_ISSUER.to_string();
     rate_limit::check(
         state.store.as_ref(),
@@ -194,6 +218,11 @@ async fn register(
         })
         .await?;
     tracing::info!(user_id = %user.id, "account registered");
+    // The account exists either way; a mail that could not be queued is
+    // requested again with /v1/auth/verify-email/resend.
+    if let Err(e) = account::send_verification(&state, &user, &lang).await {
+        tracing::warn!(user_id = %user.id, error = ?e, "verification mail not queued");
+    }
     Ok((
         StatusCode::CREATED,
         Json(AccountView {
@@ -230,9 +259,35 @@ async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let ring = idp(&state)?;
+    let user = authenticate(
+        &state,
+        &ip,
+        &body.email,
+        &body.password,
+        body.captcha_token.as_deref(),
+    )
+    .await?;
+    let now = Utc::now();
+    let tokens = issue_tokens(&state, ring, &user, Uuid::now_v7(), now).await?;
+    tracing::info!(user_id = %user.id, "logged in");
+    Ok(Json(tokens))
+}
+
+/// Checks an email and password with every abuse rule: per-IP and
+/// per-account rate limits, the failed-login backoff, CAPTCHA when
+/// configured, the same answer and cost for an unknown email as for a wrong
+/// password, suspended accounts refused. `/v1/auth/login` and the sign-in
+/// form of `/v1/auth/authorize` both go through here.
+pub(crate) async fn authenticate(
+    state: &AppState,
+    ip: &ClientIp,
+    email: &str,
+    password: &str,
+    captcha_token: Option<&str>,
+) -> Result<User, ApiError> {
     let store = state.store.as_ref();
-    let email = body.email.trim().to_lowercase();
-    if email.is_empty() || email.len() > 254 || body.password.len() > 1024 {
+    let email = email.trim().to_lowercase();
+    if email.is_empty() || email.len() > 254 || password.len() > 1024 {
         return Err(invalid_credentials());
     }
     rate_limit::check(
@@ -262,12 +317,8 @@ async fn login(
         }
     }
     if let Some(c) = &state.captcha {
-        c.verify(
-            body.captcha_token.as_deref(),
-            "login",
-            ip.0.map(|i| i.to_string()),
-        )
-        .await?;
+        c.verify(captcha_token, "login", ip.0.map(|i| i.to_string()))
+            .await?;
     }
     let found = store
         .local_credentials(tg_store::BUILTIN_ISSUER, &email)
@@ -278,8 +329,7 @@ async fn login(
         Some((u, h)) => (Some(u), h),
         None => (None, tg_idp::passwords::dummy_hash().to_string()),
     };
-    let password = body.password.clone();
-    let ok = tg_idp::passwords::verify_async(password, hash)
+    let ok = tg_idp::passwords::verify_async(password.to_string(), hash)
         .await
         .map_err(ApiError::internal)?;
     let user = match (user, ok) {
@@ -293,9 +343,7 @@ async fn login(
     if user.status == UserStatus::Suspended {
         return Err(ApiError::forbidden("this account is suspended").with_code("account_suspended"));
     }
-    let tokens = issue_tokens(&state, ring, &user, Uuid::now_v7(), now).await?;
-    tracing::info!(user_id = %user.id, "logged in");
-    Ok(Json(tokens))
+    Ok(user)
 }
 
 fn invalid_credentials() -> ApiError {
@@ -313,12 +361,25 @@ async fn issue_tokens(
     family: Uuid,
     now: DateTime<Utc>,
 ) -> Result<TokenResponse, ApiError> {
+    issue_tokens_for(state, ring, user, family, "ticketgw", now).await
+}
+
+/// A new refresh token in session `family` and an access token naming
+/// `client_id`.
+pub(crate) async fn issue_tokens_for(
+    state: &AppState,
+    ring: &tg_idp::KeyRing,
+    user: &User,
+    family: Uuid,
+    client_id: &str,
+    now: DateTime<Utc>,
+) -> Result<TokenResponse, ApiError> {
     let (refresh_token, row) =
         tg_idp::refresh::issue(user.id, family, tg_store::truncate_micros(now))
             .map_err(ApiError::internal)?;
     state.store.insert_refresh_token(&row).await?;
     let access_token = ring
-        .mint_access_token(user, family, now)
+        .mint_access_token_for(user, family, client_id, now)
         .await
         .map_err(ApiError::internal)?;
     Ok(TokenResponse {
@@ -431,14 +492,23 @@ async fn discovery(
     let issuer = idp(&state)?.issuer().to_string();
     Ok(axum::Json(serde_json::json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/v1/auth/authorize"),
+        "token_endpoint": format!("{issuer}/v1/auth/token"),
+        "end_session_endpoint": format!("{issuer}/v1/auth/end-session"),
+        "userinfo_endpoint": format!("{issuer}/v1/me"),
         "jwks_uri": format!("{issuer}/v1/auth/jwks"),
-        "token_endpoint": format!("{issuer}/v1/auth/login"),
         "registration_endpoint": format!("{issuer}/v1/auth/register"),
-        "response_types_supported": ["token"],
-        "grant_types_supported": ["password", "refresh_token"],
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "scopes_supported": oidc::SCOPES,
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "email", "name", "roles", "sid"],
+        "ui_locales_supported": ["en", "de"],
+        "prompt_values_supported": ["login"],
+        "authorization_response_iss_parameter_supported": true,
+        "claims_supported": ["iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "azp", "sid", "at_hash", "email", "email_verified", "name", "roles"],
     })))
 }

@@ -44,6 +44,11 @@ pub struct Config {
     /// built-in identity provider's issuer (default
     /// `http://127.0.0.1:<PORT>`).
     pub public_url: String,
+    /// `TICKETGW_WEB_URL` (default `http://localhost:3000`): the web app's
+    /// public URL. The built-in provider registers the OIDC client
+    /// `ticketgw-web` with `<web>/auth/callback` and links account mails
+    /// and its sign-in page to the web app's pages.
+    pub web_url: String,
     /// `TICKETGW_BUILTIN_IDP` (default true): trust (and, in the identity
     /// function, run) the built-in identity provider.
     pub builtin_idp: bool,
@@ -193,6 +198,17 @@ impl Config {
                 "must be an http(s) URL".into(),
             ));
         }
+        let web_url = get("TICKETGW_WEB_URL")
+            .map(|u| u.trim_end_matches('/').to_string())
+            .unwrap_or_else(|| "http://localhost:3000".into());
+        if !(web_url.starts_with("http://") || web_url.starts_with("https://"))
+            || web_url.contains(['?', '#'])
+        {
+            return Err(parse_err(
+                "TICKETGW_WEB_URL",
+                "must be an http(s) URL without query or fragment".into(),
+            ));
+        }
         let oidc = get("TICKETGW_OIDC_ISSUER").map(|issuer| OidcConfig {
             issuer: issuer.trim_end_matches('/').to_string(),
             audiences: get("TICKETGW_OIDC_AUDIENCE")
@@ -293,6 +309,7 @@ impl Config {
             database_url: Secret::new(database_url),
             pool_size,
             public_url,
+            web_url,
             builtin_idp: flag("TICKETGW_BUILTIN_IDP", true)?,
             oidc,
             admin,
@@ -361,6 +378,11 @@ mod tests {
         assert!(c.captcha.is_none());
         assert!(c.builtin_idp);
         assert_eq!(c.public_url, "http://127.0.0.1:8080");
+        assert_eq!(c.web_url, "http://localhost:3000");
+        assert_eq!(
+            cfg(&[("TICKETGW_WEB_URL", "ftp://x")]).unwrap_err().var,
+            "TICKETGW_WEB_URL"
+        );
     }
 
     #[test]
