@@ -42,9 +42,10 @@ export function Checkout(props: {
   const amount = formatMoney(booking.total_cents, booking.currency, locale);
 
   // Waiting for confirmation: poll the booking (and the payment, to see a decline) with backoff.
-  const poll = useCallback(async () => {
-    for (let attempt = 0; ; attempt++) {
+  const poll = useCallback(async (stopped: () => boolean) => {
+    for (let attempt = 0; !stopped(); attempt++) {
       const r = await call(() => browserApi.GET("/v1/bookings/{id}", { params: { path: { id: booking.id } } }));
+      if (stopped()) return;
       if (r.ok && r.data.status !== "held") {
         router.refresh();
         return;
@@ -62,14 +63,15 @@ export function Checkout(props: {
     }
   }, [booking.id, paymentId, router]);
 
-  const pollingStarted = useRef(false);
+  // One polling loop per waiting phase; leaving the phase (or unmounting) stops it.
   useEffect(() => {
-    if ((phase === "waiting" || phase === "redirect") && !pollingStarted.current) {
-      pollingStarted.current = true;
-      void poll().finally(() => {
-        pollingStarted.current = false;
-      });
-    }
+    if (phase !== "waiting" && phase !== "redirect") return;
+    let stop = false;
+    const first = window.setTimeout(() => void poll(() => stop), 500);
+    return () => {
+      stop = true;
+      window.clearTimeout(first);
+    };
   }, [phase, poll]);
 
   useEffect(() => {
@@ -184,10 +186,16 @@ export function Checkout(props: {
         </div>
       )}
       {problem && <ProblemAlert problem={problem} onRetryAllowed={() => setProblem(null)} />}
-      {(phase === "idle" || phase === "starting" || phase === "failed") && (
+      {(phase === "idle" || phase === "starting" || phase === "failed" || phase === "waiting") && (
         <div className="flex flex-col gap-3 sm:flex-row">
-          <button type="button" className="btn-primary w-full sm:flex-1" disabled={phase === "starting"} onClick={startPayment}>
-            {phase === "starting" ? t("paying") : t("pay", { amount })}
+          {/* Checkout is idempotent per booking: after coming back (or a closed tab) the same payment resumes. */}
+          <button
+            type="button"
+            className={phase === "waiting" ? "btn-secondary w-full sm:flex-1" : "btn-primary w-full sm:flex-1"}
+            disabled={phase === "starting"}
+            onClick={startPayment}
+          >
+            {phase === "starting" ? t("paying") : phase === "waiting" ? t("continueToPayment") : t("pay", { amount })}
           </button>
           <ConfirmDialog
             trigger={t("cancelHold")}

@@ -3,6 +3,7 @@ import { getTranslations } from "next-intl/server";
 import { getSession } from "@/lib/session/server";
 import { LanguageSwitcher } from "./LanguageSwitcher";
 import { SignOutButton } from "./SignOutButton";
+import { SignInLink } from "./SignInLink";
 import { currentLocale } from "@/i18n/request";
 
 export async function Header() {
@@ -52,9 +53,7 @@ export async function Header() {
         <div className="ml-auto flex items-center gap-1.5 sm:gap-2">
           <LanguageSwitcher current={locale} label={t("language")} />
           {!session && (
-            <a href="/auth/signin?returnTo=%2F" className="btn-primary min-h-11 px-3 text-sm sm:px-4" data-signin>
-              {t("signIn")}
-            </a>
+            <SignInLink label={t("signIn")} />
           )}
         </div>
       </div>

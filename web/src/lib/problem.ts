@@ -29,6 +29,7 @@ export const KNOWN_CODES = [
   "not_found",
   "payment_failed",
   "payments_off",
+  "payments_unavailable",
   "payment_not_open",
   "payment_disputed",
   "already_paid",

@@ -87,31 +87,31 @@ export default async function EventPage({ params, searchParams }: Props) {
           )}
         </header>
         <dl className="card grid gap-4 p-4 sm:grid-cols-2">
-          <div className="flex gap-3">
-            <svg aria-hidden="true" viewBox="0 0 24 24" className="mt-0.5 size-6 shrink-0 text-brand-700" fill="none" stroke="currentColor" strokeWidth="2">
-              <rect x="3" y="5" width="18" height="16" rx="2" />
-              <path d="M3 10h18M8 3v4M16 3v4" />
-            </svg>
-            <div>
-              <dt className="text-sm text-ink-muted">{t("when")}</dt>
-              <dd className="font-medium">
-                <time dateTime={event.starts_at}>{formatEventDate(event.starts_at, event.timezone, locale)}</time>
-                {" – "}
-                <time dateTime={event.ends_at}>{formatTime(event.ends_at, event.timezone, locale)}</time>
-              </dd>
-            </div>
+          <div className="relative pl-9">
+            <dt className="text-sm text-ink-muted">
+              <svg aria-hidden="true" viewBox="0 0 24 24" className="absolute left-0 top-0.5 size-6 text-brand-700" fill="none" stroke="currentColor" strokeWidth="2">
+                <rect x="3" y="5" width="18" height="16" rx="2" />
+                <path d="M3 10h18M8 3v4M16 3v4" />
+              </svg>
+              {t("when")}
+            </dt>
+            <dd className="font-medium">
+              <time dateTime={event.starts_at}>{formatEventDate(event.starts_at, event.timezone, locale)}</time>
+              {" – "}
+              <time dateTime={event.ends_at}>{formatTime(event.ends_at, event.timezone, locale)}</time>
+            </dd>
           </div>
-          <div className="flex gap-3">
-            <svg aria-hidden="true" viewBox="0 0 24 24" className="mt-0.5 size-6 shrink-0 text-brand-700" fill="none" stroke="currentColor" strokeWidth="2">
-              <path d="M12 21s-7-6.2-7-11a7 7 0 0 1 14 0c0 4.8-7 11-7 11Z" />
-              <circle cx="12" cy="10" r="2.5" />
-            </svg>
-            <div>
-              <dt className="text-sm text-ink-muted">{t("where")}</dt>
-              <dd className="font-medium">
-                {event.venue}, {event.city}
-              </dd>
-            </div>
+          <div className="relative pl-9">
+            <dt className="text-sm text-ink-muted">
+              <svg aria-hidden="true" viewBox="0 0 24 24" className="absolute left-0 top-0.5 size-6 text-brand-700" fill="none" stroke="currentColor" strokeWidth="2">
+                <path d="M12 21s-7-6.2-7-11a7 7 0 0 1 14 0c0 4.8-7 11-7 11Z" />
+                <circle cx="12" cy="10" r="2.5" />
+              </svg>
+              {t("where")}
+            </dt>
+            <dd className="font-medium">
+              {event.venue}, {event.city}
+            </dd>
           </div>
         </dl>
         <section aria-labelledby="about" className="space-y-2">
