@@ -27,9 +27,10 @@ export async function generateMetadata({ params }: Props): Promise<Metadata> {
       description,
       url: `/events/${event.id}`,
       siteName: "Ticket Gateway",
-      images: event.image_url ? [{ url: event.image_url }] : undefined,
+      // The organiser's picture when there is one, else the generated card (opengraph-image.tsx).
+      images: [{ url: event.image_url ?? `/events/${event.id}/opengraph-image`, width: event.image_url ? undefined : 1200, height: event.image_url ? undefined : 630, alt: event.title }],
     },
-    twitter: { card: event.image_url ? "summary_large_image" : "summary", title: event.title, description },
+    twitter: { card: "summary_large_image", title: event.title, description },
   };
 }
 
