@@ -25,6 +25,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the platform's OpenAPI 3.1 document (as served at `/openapi.json`) and exit.
+    Openapi,
     /// Manage accounts of the built-in identity provider.
     Admin {
         #[command(subcommand)]
@@ -45,6 +47,20 @@ enum AdminCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if matches!(cli.command, Some(Command::Openapi)) {
+        // Needs no configuration, database or runtime: the web app's type
+        // generation and its drift check in CI run this.
+        return match ticketgw::openapi().to_pretty_json() {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("ticketgw: cannot render the OpenAPI document: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let config = match ticketgw::local_config(|k| std::env::var(k).ok()) {
         Ok(c) => c,
         Err(e) => {
@@ -67,6 +83,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => run(config).await,
             Command::Migrate => migrate(config).await,
+            Command::Openapi => unreachable!("handled before configuration is read"),
             Command::Admin {
                 command: AdminCommand::Create { email, password },
             } => admin_create(config, &email, &password).await,
