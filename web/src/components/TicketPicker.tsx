@@ -2,7 +2,7 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useRouter } from "next/navigation";
 import { useLocale, useTranslations } from "next-intl";
-import { browserApi, call, idempotencyKey } from "@/lib/api/browser";
+import { browserApi, call, idempotencyKey, RETRYING_EVENT } from "@/lib/api/browser";
 import type { TicketTypeView } from "@/lib/api/types";
 import { formatEventDate, formatMoney } from "@/lib/format";
 import { formatSelection, maxOrder, saleState } from "@/lib/sales";
@@ -43,6 +43,7 @@ export function TicketPicker(props: {
   const [problem, setProblem] = useState<Problem | null>(null);
   const [announce, setAnnounce] = useState("");
   const [hint, setHint] = useState<string | null>(null);
+  const [retrying, setRetrying] = useState(false);
   const key = useRef<string | null>(null);
 
   const refresh = useCallback(async () => {
@@ -67,6 +68,12 @@ export function TicketPicker(props: {
       return next;
     });
   }, [props.eventId, t]);
+
+  useEffect(() => {
+    const on = () => setRetrying(true);
+    window.addEventListener(RETRYING_EVENT, on);
+    return () => window.removeEventListener(RETRYING_EVENT, on);
+  }, []);
 
   useEffect(() => {
     const tick = () => {
@@ -109,6 +116,7 @@ export function TicketPicker(props: {
       }),
     );
     key.current = null;
+    setRetrying(false);
     if (r.ok) {
       router.push(`/bookings/${r.data.id}`);
       return;
@@ -190,6 +198,9 @@ export function TicketPicker(props: {
           </p>
         )}
       </div>
+      <p role="status" className="text-sm text-ink-muted">
+        {busy && retrying ? t("retrying") : ""}
+      </p>
       {problem && <ProblemAlert problem={problem} onRetryAllowed={() => setProblem(null)} />}
     </form>
   );

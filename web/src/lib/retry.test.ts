@@ -49,3 +49,12 @@ describe("withRetry", () => {
     expect(attempt).toHaveBeenCalledTimes(1);
   });
 });
+
+describe("withRetry onRetry", () => {
+  it("tells the screen before each wait", async () => {
+    const seen: number[] = [];
+    const attempt = vi.fn<() => Promise<Response>>().mockResolvedValueOnce(overloaded()).mockResolvedValueOnce(overloaded()).mockResolvedValueOnce(new Response("{}", { status: 200 }));
+    await withRetry(attempt, { sleep: async () => undefined, onRetry: (n) => seen.push(n) });
+    expect(seen).toEqual([1, 2]);
+  });
+});

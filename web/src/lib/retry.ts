@@ -25,6 +25,8 @@ export interface RetryOptions {
   sleep?: (ms: number) => Promise<void>;
   /** Whether this response is worth another try (default: 503 overloaded). */
   retryable?: (res: Response) => boolean;
+  /** Told before each wait, with the attempt number (from 1) and the wait in ms. */
+  onRetry?: (attempt: number, waitMs: number) => void;
 }
 
 export const isOverloaded = (res: Response) => res.status === 503;
@@ -41,7 +43,9 @@ export async function withRetry(attempt: () => Promise<Response>, opts: RetryOpt
   let res = await attempt();
   for (let i = 0; i < retries && retryable(res); i++) {
     const ra = parseRetryAfter(res.headers.get("retry-after"));
-    await sleep(backoffDelay(i, { baseMs: opts.baseMs, capMs: opts.capMs, random: opts.random, minMs: ra ? ra * 1000 : 0 }));
+    const wait = backoffDelay(i, { baseMs: opts.baseMs, capMs: opts.capMs, random: opts.random, minMs: ra ? ra * 1000 : 0 });
+    opts.onRetry?.(i + 1, wait);
+    await sleep(wait);
     res = await attempt();
   }
   return res;

@@ -13,8 +13,14 @@ import { networkProblem, normalizeProblem, type Problem } from "@/lib/problem";
 export const browserApi = createClient<paths & PendingPaths>({
   baseUrl: typeof window === "undefined" ? "http://localhost/api" : `${window.location.origin}/api`,
   credentials: "same-origin",
-  fetch: (req: Request) => withRetry(() => globalThis.fetch(req.clone())),
+  fetch: (req: Request) =>
+    withRetry(() => globalThis.fetch(req.clone()), {
+      onRetry: (attempt) => window.dispatchEvent(new CustomEvent(RETRYING_EVENT, { detail: { attempt, path: new URL(req.url).pathname } })),
+    }),
 });
+
+/** Dispatched on window while an overloaded request waits for its next try (screens may say so). */
+export const RETRYING_EVENT = "tg:retrying";
 
 export type Result<T> = { ok: true; data: T; response: Response } | { ok: false; problem: Problem };
 
