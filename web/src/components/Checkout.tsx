@@ -152,7 +152,11 @@ export function Checkout(props: {
         label={t("timeLeft")}
         announce={(clock) => t("timeLeftAnnounce", { time: clock })}
         expiredText={tc("expired")}
-        onExpire={() => setPhase((p) => (p === "waiting" ? p : "expired"))}
+        onExpire={() => {
+          // The server now reads the booking as expired: re-render the page around it.
+          setPhase((p) => (p === "waiting" ? p : "expired"));
+          router.refresh();
+        }}
       />
       {(phase === "waiting" || phase === "redirect") && (
         <div role="status" className="card space-y-2 p-4">

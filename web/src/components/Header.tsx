@@ -22,28 +22,28 @@ export async function Header() {
         <nav aria-label={t("primary")} className="order-3 -mx-3 w-[calc(100%+1.5rem)] sm:order-none sm:mx-0 sm:w-auto sm:flex-1">
           <ul className="flex items-center gap-0.5 overflow-x-auto whitespace-nowrap text-sm font-medium sm:flex-wrap">
             <li>
-              <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/">
+              <Link className="inline-flex min-h-11 items-center rounded-lg px-2 hover:bg-brand-50 sm:px-3" href="/">
                 {t("events")}
               </Link>
             </li>
             {session && (
               <>
                 <li>
-                  <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/me/tickets">
+                  <Link className="inline-flex min-h-11 items-center rounded-lg px-2 hover:bg-brand-50 sm:px-3" href="/me/tickets">
                     {t("tickets")}
                   </Link>
                 </li>
                 <li>
-                  <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/me/bookings">
+                  <Link className="inline-flex min-h-11 items-center rounded-lg px-2 hover:bg-brand-50 sm:px-3" href="/me/bookings">
                     {t("bookings")}
                   </Link>
                 </li>
                 <li>
-                  <Link className="inline-flex min-h-11 items-center rounded-lg px-3 hover:bg-brand-50" href="/me/profile">
+                  <Link className="inline-flex min-h-11 items-center rounded-lg px-2 hover:bg-brand-50 sm:px-3" href="/me/profile">
                     {t("profile")}
                   </Link>
                 </li>
-                <li className="ml-auto sm:ml-0">
+                <li className="hidden sm:block">
                   <SignOutButton label={t("signOut")} />
                 </li>
               </>

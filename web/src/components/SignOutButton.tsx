@@ -1,7 +1,7 @@
 "use client";
 
 /** A plain form post (works without JavaScript); first asks the service worker to forget personal pages. */
-export function SignOutButton({ label }: { label: string }) {
+export function SignOutButton({ label, className }: { label: string; className?: string }) {
   return (
     <form
       method="post"
@@ -10,7 +10,7 @@ export function SignOutButton({ label }: { label: string }) {
         navigator.serviceWorker?.controller?.postMessage({ type: "signed-out" });
       }}
     >
-      <button type="submit" className="inline-flex min-h-11 items-center rounded-lg px-3 text-sm font-medium text-ink hover:bg-brand-50">
+      <button type="submit" className={className ?? "inline-flex min-h-11 items-center rounded-lg px-3 text-sm font-medium text-ink hover:bg-brand-50"}>
         {label}
       </button>
     </form>

@@ -2,6 +2,7 @@ import { getTranslations } from "next-intl/server";
 import { requireSession } from "@/lib/auth";
 import { api, must } from "@/lib/api/server";
 import { ProfileForm, ResendVerification } from "@/components/AccountForms";
+import { SignOutButton } from "@/components/SignOutButton";
 
 export async function generateMetadata() {
   const t = await getTranslations("account");
@@ -11,6 +12,7 @@ export async function generateMetadata() {
 export default async function Profile() {
   await requireSession("/me/profile");
   const t = await getTranslations("account");
+  const tn = await getTranslations("nav");
   const me = must(await (await api()).GET("/v1/me"));
   const verified = (me as { email_verified?: boolean }).email_verified;
   return (
@@ -32,6 +34,9 @@ export default async function Profile() {
       )}
       <div className="card p-6">
         <ProfileForm initial={{ name: me.name, phone: me.phone ?? "", language: me.language }} />
+      </div>
+      <div className="flex justify-center">
+        <SignOutButton label={tn("signOut")} className="btn-secondary" />
       </div>
     </div>
   );
