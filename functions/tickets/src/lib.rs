@@ -225,35 +225,44 @@ async fn set_attendee(
     Ok(axum::Json(TicketView::from(t)))
 }
 
-/// Verifies a code: its structure, then the signature with its event's key.
-async fn verify_code(
-    state: &AppState,
-    code: &str,
-) -> Result<tg_tickets::code::TicketClaims, ApiError> {
-    let invalid = || {
-        ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "invalid_signature",
-            "the ticket code is not genuine",
-        )
-    };
-    let (claims, _) = tg_tickets::code::parse(code).map_err(|_| invalid())?;
-    // An unknown event has no key: the code cannot be genuine.
-    if state
-        .store
-        .get_event(claims.event_id, Scope::All)
-        .await
-        .is_err()
-    {
-        return Err(invalid());
-    }
-    let key = state.store.event_public_key(claims.event_id).await?;
-    tg_tickets::code::verify(code, &key).map_err(|_| invalid())
+/// A code's structure, before anything is looked up: 422 when it is not a
+/// ticket code at all. The signature is checked later, with the key of the
+/// event the code names, once the caller may see that event's door.
+fn parse_code(code: &str) -> Result<tg_tickets::code::TicketClaims, ApiError> {
+    tg_tickets::code::parse(code)
+        .map(|(claims, _)| claims)
+        .map_err(|_| invalid_code())
 }
 
-/// One scan as a door reports it.
+fn invalid_code() -> ApiError {
+    ApiError::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_signature",
+        "the ticket code is not genuine",
+    )
+}
+
+/// 403 unless the caller runs the door of `event_id`. Checked before
+/// anything about a ticket (its event, signature or state) is read.
+async fn authorize_door(state: &AppState, caller: &Caller, event_id: Uuid) -> Result<(), ApiError> {
+    if at_the_door(state, caller, event_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("you do not run the door of this event"))
+    }
+}
+
+/// The event a scan is checked in for: the door's event when the scanner
+/// names it, otherwise the event the code names.
+fn door_event(event_id: Option<Uuid>, claims: &tg_tickets::code::TicketClaims) -> Uuid {
+    event_id.unwrap_or(claims.event_id)
+}
+
+/// One scan as a door reports it, its code parsed and the caller already
+/// authorized for [`door_event`].
 struct DoorScan<'a> {
     code: &'a str,
+    claims: tg_tickets::code::TicketClaims,
     event_id: Option<Uuid>,
     gate: Option<String>,
     nonce: Option<String>,
@@ -261,7 +270,8 @@ struct DoorScan<'a> {
     earliest_wins: bool,
 }
 
-/// Checks in one scan and turns the outcome into a result or an error.
+/// Checks in one scan and turns the outcome into a result or an error. The
+/// caller runs the door of the scan's event (see [`authorize_door`]).
 async fn admit(
     state: &AppState,
     caller: &Caller,
@@ -269,21 +279,26 @@ async fn admit(
 ) -> Result<CheckinResult, ApiError> {
     let DoorScan {
         code,
+        claims,
         event_id,
         gate,
         nonce,
         scanned_at,
         earliest_wins,
     } = s;
-    let claims = verify_code(state, code).await?;
-    if event_id.is_some_and(|e| e != claims.event_id)
-        || !at_the_door(state, caller, claims.event_id).await?
-    {
-        return Err(
-            ApiError::conflict("wrong_event", "the ticket is for another event")
-                .with_extension("ticket_event_id", serde_json::json!(claims.event_id)),
-        );
+    if event_id.is_some_and(|e| e != claims.event_id) {
+        return Err(ApiError::conflict(
+            "wrong_event",
+            "the ticket is for another event",
+        ));
     }
+    // An event without a key never issued a ticket: the code cannot be genuine.
+    let key = state
+        .store
+        .event_public_key(claims.event_id)
+        .await?
+        .ok_or_else(invalid_code)?;
+    tg_tickets::code::verify(code, &key).map_err(|_| invalid_code())?;
     let outcome = state
         .store
         .scan(&Scan {
@@ -343,7 +358,8 @@ async fn admit(
 #[utoipa::path(post, path = "/v1/checkins", tag = "tickets", request_body = CheckinRequest, security(("bearer" = [])),
     responses(
         (status = 200, description = "`result: ok`: let them in", body = CheckinResult),
-        (status = 409, description = "`already_checked_in` (with `checked_in_at` and `gate`), `revoked`, `wrong_event`", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 403, description = "`forbidden`: the caller does not run the door of the code's event (or of `event_id`); nothing about the ticket is said", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 409, description = "`already_checked_in` (with `checked_in_at` and `gate`), `revoked`, `wrong_event`, `unknown_ticket`", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "`invalid_signature`: forged or damaged code", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip(state, caller, body))]
@@ -353,8 +369,11 @@ async fn checkin(
     Json(body): Json<CheckinRequest>,
 ) -> Result<axum::Json<CheckinResult>, ApiError> {
     let (gate, nonce) = body.validate()?;
+    let claims = parse_code(&body.code)?;
+    authorize_door(&state, &caller, door_event(body.event_id, &claims)).await?;
     let scan = DoorScan {
         code: &body.code,
+        claims,
         event_id: body.event_id,
         gate,
         nonce,
@@ -371,6 +390,7 @@ async fn checkin(
 #[utoipa::path(post, path = "/v1/checkins/batch", tag = "tickets", request_body = BatchRequest, security(("bearer" = [])),
     responses(
         (status = 200, description = "One result per scan, in the order sent", body = BatchResult),
+        (status = 403, description = "`forbidden`: a scan is for an event whose door the caller does not run (or `event_id` is); no scan was applied", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 422, description = "Invalid batch", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 #[tracing::instrument(skip(state, caller, body))]
@@ -380,6 +400,23 @@ async fn checkin_batch(
     Json(body): Json<BatchRequest>,
 ) -> Result<axum::Json<BatchResult>, ApiError> {
     let gate = body.validate()?;
+    // Every event the upload touches is authorized before any scan is
+    // applied or anything about a ticket is said: one event the caller does
+    // not run refuses the whole upload.
+    let parsed: Vec<Option<tg_tickets::code::TicketClaims>> = body
+        .scans
+        .iter()
+        .map(|s| parse_code(&s.code).ok())
+        .collect();
+    let mut events: Vec<Uuid> = match body.event_id {
+        Some(e) => vec![e],
+        None => parsed.iter().flatten().map(|c| c.event_id).collect(),
+    };
+    events.sort_unstable();
+    events.dedup();
+    for e in events {
+        authorize_door(&state, &caller, e).await?;
+    }
     // Earliest first, so within the upload the earliest scan wins too.
     let mut order: Vec<usize> = (0..body.scans.len()).collect();
     order.sort_by_key(|i| body.scans[*i].scanned_at);
@@ -388,8 +425,13 @@ async fn checkin_batch(
     for i in order {
         let s = &body.scans[i];
         let at = s.scanned_at.with_timezone(&Utc).min(now);
+        let Some(claims) = parsed[i] else {
+            results[i] = Some(BatchItem::from_error(i, &invalid_code())?);
+            continue;
+        };
         let scan = DoorScan {
             code: &s.code,
+            claims,
             event_id: body.event_id,
             gate: gate.clone(),
             nonce: s.nonce.clone(),
@@ -432,7 +474,7 @@ async fn door(
     params(("id" = Uuid, Path, description = "Event id")), security(("bearer" = [])),
     responses(
         (status = 200, description = "The Ed25519 public key that verifies the event's ticket codes", body = TicketKeyView),
-        (status = 404, description = "No such event you run the door of", body = ProblemDoc, content_type = "application/problem+json"),
+        (status = 404, description = "No such event you run the door of; `no_ticket_key`: a draft (the key is made at publication)", body = ProblemDoc, content_type = "application/problem+json"),
     ))]
 async fn ticket_key(
     State(state): State<AppState>,
@@ -442,7 +484,15 @@ async fn ticket_key(
     if !at_the_door(&state, &caller, id).await? {
         return Err(ApiError::not_found("event"));
     }
-    let key = state.store.event_public_key(id).await?;
+    // Admins pass the door check for any id: the event must exist.
+    state.store.get_event(id, Scope::All).await?;
+    let key = state.store.event_public_key(id).await?.ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no_ticket_key",
+            "the event has no ticket key yet: it is made when the event is published",
+        )
+    })?;
     Ok(axum::Json(TicketKeyView::new(id, &key)))
 }
 

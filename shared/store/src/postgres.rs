@@ -44,7 +44,7 @@ crate::sql::store_impl!(PgStore, Postgres, {
         sqlx::migrate!("./migrations/postgres")
             .run(&self.pool)
             .await?;
-        Ok(())
+        self.backfill_event_keys().await
     }
 
     async fn ping(&self) -> StoreResult<()> {

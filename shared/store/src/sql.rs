@@ -920,6 +920,9 @@ macro_rules! store_impl {
                     .bind(now)
                     .execute(&mut *tx)
                     .await?;
+                // The key that signs its tickets, made with the publication
+                // so that reading it later never writes.
+                Self::event_key(&mut tx, id).await?;
                 Self::outbox_raw(&mut tx, "event.published", "/ticketgw/catalog", &format!("events/{id}"), &id.to_string(),
                     &serde_json::json!({"event_id": id, "organizer_id": event.organizer_id, "title": event.title, "starts_at": event.starts_at}), now).await?;
                 tx.commit().await?;

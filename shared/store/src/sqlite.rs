@@ -80,7 +80,7 @@ crate::sql::store_impl!(SqliteStore, Sqlite, {
         sqlx::migrate!("./migrations/sqlite")
             .run(&self.pool)
             .await?;
-        Ok(())
+        self.backfill_event_keys().await
     }
 
     async fn ping(&self) -> StoreResult<()> {

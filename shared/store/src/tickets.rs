@@ -16,9 +16,11 @@ use crate::{DoorCount, Scan, ScanOutcome, Scope, StoreError, StoreResult, Ticket
 
 #[async_trait]
 pub trait TicketStore: Send + Sync {
-    /// The event's public verification key (created with the event's
-    /// signing key on first use).
-    async fn event_public_key(&self, event_id: Uuid) -> StoreResult<[u8; 32]>;
+    /// The event's public verification key, if it has one. A read: the
+    /// key pair is made when the event is published (or, for events
+    /// published before that, by the migration step or the first ticket
+    /// issued), never here.
+    async fn event_public_key(&self, event_id: Uuid) -> StoreResult<Option<[u8; 32]>>;
     async fn tickets_of_booking(&self, booking_id: Uuid) -> StoreResult<Vec<Ticket>>;
     async fn get_ticket(&self, id: Uuid) -> StoreResult<Ticket>;
     /// The holder names who goes in, before the event starts.
@@ -90,9 +92,16 @@ macro_rules! tickets_impl {
     ($store:ty, $db:ty) => {
         #[async_trait::async_trait]
         impl $crate::tickets::TicketStore for $store {
-            async fn event_public_key(&self, event_id: uuid::Uuid) -> $crate::StoreResult<[u8; 32]> {
-                let mut conn = self.pool.acquire().await?;
-                Ok(Self::event_key(&mut conn, event_id).await?.public_key())
+            async fn event_public_key(&self, event_id: uuid::Uuid) -> $crate::StoreResult<Option<[u8; 32]>> {
+                let row: Option<(Vec<u8>,)> = sqlx::query_as("SELECT public_key FROM event_keys WHERE event_id = $1")
+                    .bind(event_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                row.map(|(k,)| {
+                    <[u8; 32]>::try_from(k.as_slice())
+                        .map_err(|_| $crate::StoreError::Corrupt("event public key length".into()))
+                })
+                .transpose()
             }
 
             async fn tickets_of_booking(&self, booking_id: uuid::Uuid) -> $crate::StoreResult<Vec<$crate::Ticket>> {
@@ -271,6 +280,24 @@ macro_rules! tickets_impl {
         }
 
         impl $store {
+            /// Gives every published or cancelled event that has none a
+            /// signing key (events published before keys were made at
+            /// publication). Part of the migration step.
+            pub(crate) async fn backfill_event_keys(&self) -> $crate::StoreResult<()> {
+                let ids: Vec<(uuid::Uuid,)> = sqlx::query_as(
+                    "SELECT e.id FROM events e WHERE e.status <> 'draft' \
+                     AND NOT EXISTS (SELECT 1 FROM event_keys k WHERE k.event_id = e.id)",
+                )
+                .fetch_all(&self.pool)
+                .await?;
+                for (id,) in ids {
+                    let mut tx = self.begin_write().await?;
+                    Self::event_key(&mut tx, id).await?;
+                    tx.commit().await?;
+                }
+                Ok(())
+            }
+
             /// The event's signing key, created on first use (a race to
             /// create it is settled by the primary key: everyone reads the
             /// winner's).
