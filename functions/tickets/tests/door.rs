@@ -361,18 +361,6 @@ async fn staff_other_events_and_revoked_tickets() {
     }
 }
 
-/// The door's verdict on simultaneous scans of one ticket: exactly one
-/// admission (200), every other gate refused with 409.
-fn one_admission(statuses: &[u16]) -> Result<(), String> {
-    let ok = statuses.iter().filter(|s| **s == 200).count();
-    let dup = statuses.iter().filter(|s| **s == 409).count();
-    if ok == 1 && dup == statuses.len() - 1 {
-        Ok(())
-    } else {
-        Err(format!("{ok} admitted, {dup} refused: {statuses:?}"))
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn ten_gates_one_ticket_one_admission() {
     for db in TestDb::all().await {
