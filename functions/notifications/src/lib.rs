@@ -9,7 +9,9 @@
 //! inline, a PDF per ticket attached) and, when they opted in and have a
 //! phone number, an SMS; cancellations, expiries, refunds and cancelled
 //! events get their own emails (a cancelled event fans out to every ticket
-//! holder); disputes, dead letters and `ops.alert` events go to the
+//! holder); `account.verification_requested` and
+//! `account.password_reset_requested` mail the link their data carries to
+//! the address it names; disputes, dead letters and `ops.alert` events go to the
 //! operators' Telegram chat. A redelivered event never sends twice: every
 //! message is claimed in the notification log on the CloudEvent's `source`
 //! and `id`, the channel and the recipient. Each recipient gets at most

@@ -124,6 +124,28 @@ mod tests {
                     }
                 }
             }
+            for kind in ["account_verify", "account_password_reset"] {
+                let ctx = serde_json::json!({
+                    "lang": lang,
+                    "recipient": {"name": "Ada <script>", "email": "ada@example.org"},
+                    "link": "https://tickets.example.org/verify-email?token=tgv_abc&x=<y>",
+                    "app_url": "https://tickets.example.org", "support_email": "help@example.org",
+                });
+                for suffix in ["subject.txt", "txt", "html"] {
+                    let out = t
+                        .render(lang, &format!("{kind}.{suffix}"), &ctx)
+                        .expect("render");
+                    assert!(!out.trim().is_empty(), "{lang}/{kind}.{suffix}");
+                    if suffix == "txt" {
+                        assert!(out.contains("https://tickets.example.org/verify-email?token=tgv_abc"));
+                    }
+                    if suffix == "html" {
+                        assert!(!out.contains("<script>") && !out.contains("<y>"), "HTML is escaped");
+                        assert!(out.contains("token=tgv_abc&amp;x=&lt;y&gt;"));
+                        assert!(!out.contains("booking"), "{lang}/{kind}: no booking wording");
+                    }
+                }
+            }
             assert!(
                 t.render(lang, "sms_booking_confirmed.txt", &ctx)
                     .expect("sms")

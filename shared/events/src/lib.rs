@@ -23,7 +23,7 @@ pub use relay::{Relay, RelayConfig};
 pub const DEFAULT_EXCHANGE: &str = "ticketgw.events";
 
 /// The event types the notification function subscribes to.
-pub const NOTIFICATION_TYPES: [&str; 8] = [
+pub const NOTIFICATION_TYPES: [&str; 10] = [
     "booking.confirmed",
     "booking.cancelled",
     "booking.expired",
@@ -32,6 +32,8 @@ pub const NOTIFICATION_TYPES: [&str; 8] = [
     "event.cancelled",
     "ops.alert",
     "booking.refunded",
+    "account.verification_requested",
+    "account.password_reset_requested",
 ];
 
 /// Where the relay publishes (`TICKETGW_RELAY_TARGET`).
