@@ -50,7 +50,8 @@ pub fn init_tracing() {
     });
 }
 
-/// The PostgreSQL server for tests, if configured. Under CI it must be.
+/// The PostgreSQL server for tests, if configured. Under CI it must be;
+/// elsewhere its absence is reported with [`report_skip`].
 pub fn postgres_url() -> Option<String> {
     match std::env::var("TEST_DATABASE_URL") {
         Ok(url) if !url.is_empty() => Some(url),
@@ -59,9 +60,25 @@ pub fn postgres_url() -> Option<String> {
                 std::env::var_os("CI").is_none(),
                 "CI is set but TEST_DATABASE_URL is not: PostgreSQL tests must not be skipped in CI"
             );
+            report_skip("PostgreSQL (TEST_DATABASE_URL is not set): ran on SQLite only");
             None
         }
     }
+}
+
+/// Says loudly that part of a test did not run: straight to the process's
+/// stderr (libtest does not capture it, so a bare `cargo test` shows it),
+/// with a marker `scripts/test` counts. Under `CI` callers fail instead.
+pub fn report_skip(what: &str) {
+    use std::io::Write;
+    let test = std::thread::current()
+        .name()
+        .unwrap_or("a test")
+        .to_string();
+    let _ = writeln!(
+        std::io::stderr(),
+        "TICKETGW-SKIPPED [{test}]: {what}. `scripts/test` sets every peer up (see README, Tests)."
+    );
 }
 
 impl TestDb {

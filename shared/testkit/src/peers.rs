@@ -33,7 +33,7 @@ fn required(what: &str) -> Option<()> {
         std::env::var_os("CI").is_none(),
         "CI is set but {what} is not available: this test must not be skipped in CI"
     );
-    eprintln!("skipping: {what} is not available");
+    crate::report_skip(&format!("{what} is not available: skipped"));
     None
 }
 
