@@ -1,7 +1,6 @@
 "use client";
 import createClient from "openapi-fetch";
 import type { paths } from "./schema";
-import type { PendingPaths } from "./pending";
 import { withRetry } from "@/lib/retry";
 import { networkProblem, normalizeProblem, type Problem } from "@/lib/problem";
 
@@ -10,7 +9,7 @@ import { networkProblem, normalizeProblem, type Problem } from "@/lib/problem";
  * the session's token, so the browser never holds one. A 503 (`overloaded`) is retried a few
  * times with exponential backoff and jitter (the same Idempotency-Key each time).
  */
-export const browserApi = createClient<paths & PendingPaths>({
+export const browserApi = createClient<paths>({
   baseUrl: typeof window === "undefined" ? "http://localhost/api" : `${window.location.origin}/api`,
   credentials: "same-origin",
   fetch: (req: Request) =>

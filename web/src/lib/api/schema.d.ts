@@ -106,6 +106,51 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/authorize": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Start signing in (OAuth 2.0 authorization endpoint, code flow with PKCE
+         *     S256). Renders the provider's sign-in page.
+         */
+        get: operations["authorize"];
+        put?: never;
+        /**
+         * Submit the sign-in form. Checked exactly like `/v1/auth/login`; success
+         *     redirects to the client with a single-use code.
+         */
+        post: operations["authorize_submit"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/end-session": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * End the session at the provider (OIDC RP-Initiated Logout) and return
+         *     to the client. The provider keeps no session of its own; the client
+         *     revokes its refresh token with `/v1/auth/logout`.
+         */
+        get: operations["end_session"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/jwks": {
         parameters: {
             query?: never;
@@ -157,6 +202,46 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/auth/password-reset": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Ask for a password-reset link. The answer is the same, and takes about
+         *     as long, whether or not an account has this address.
+         */
+        post: operations["password_reset"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/password-reset/confirm": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Set a new password with the token from the reset mail. Ends every
+         *     session of the account and marks its email verified.
+         */
+        post: operations["password_reset_confirm"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/auth/refresh": {
         parameters: {
             query?: never;
@@ -188,6 +273,60 @@ export interface paths {
         put?: never;
         /** Create an account (role `user`). */
         post: operations["register"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/token": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Exchange an authorization code (with its PKCE verifier) or a refresh
+         *     token for tokens (RFC 6749 section 4.1.3 and 6).
+         */
+        post: operations["token"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/verify-email": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Confirm an email address with the token from the verification mail. */
+        post: operations["verify_email"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/auth/verify-email/resend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the verification mail again (signed in). */
+        post: operations["resend_verification"];
         delete?: never;
         options?: never;
         head?: never;
@@ -774,6 +913,11 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description A request that was accepted (and, where it applies, mailed). */
+        AcceptedView: {
+            /** @description Always `accepted`. */
+            status: string;
+        };
         AccountView: {
             email: string;
             /** Format: uuid */
@@ -1051,6 +1195,9 @@ export interface components {
             sold: number;
             ticket_types: components["schemas"]["DoorTypeView"][];
         };
+        EmailVerifiedView: {
+            email_verified: boolean;
+        };
         /**
          * @description Event lifecycle: `draft` -> `published` -> `cancelled` (or draft -> cancelled).
          * @enum {string}
@@ -1117,6 +1264,35 @@ export interface components {
             captcha_token?: string | null;
             email: string;
             password: string;
+        };
+        /**
+         * @description OAuth 2.0's error response (RFC 6749 5.2), used by the token endpoint
+         *     only.
+         */
+        OAuthError: {
+            /**
+             * @description `invalid_request`, `invalid_client`, `invalid_grant`,
+             *     `unsupported_grant_type`, `slow_down`.
+             */
+            error: string;
+            error_description: string;
+        };
+        OAuthTokenResponse: {
+            access_token: string;
+            /**
+             * Format: int64
+             * @description Seconds until the access token expires.
+             */
+            expires_in: number;
+            /**
+             * @description Signed JWT (ES256) for the client: iss, sub, aud, exp, iat,
+             *     auth_time, nonce, email, email_verified, name (code grant only).
+             */
+            id_token?: string | null;
+            refresh_token: string;
+            scope?: string | null;
+            /** @description Always `Bearer`. */
+            token_type: string;
         };
         OrganizerApplication: {
             /** Format: date-time */
@@ -1265,6 +1441,15 @@ export interface components {
             }[];
             next_cursor?: string | null;
         };
+        PasswordResetConfirm: {
+            /** @description The new password: 12 to 128 characters. */
+            password: string;
+            /** @description The token from the link in the reset mail. */
+            token: string;
+        };
+        PasswordResetRequest: {
+            email: string;
+        };
         /**
          * @description Our record of the provider payment's state. It only moves forward (see
          *     [`PaymentState::rank`]), so a late or replayed event cannot undo a newer
@@ -1308,6 +1493,11 @@ export interface components {
         };
         ProfileView: {
             email?: string | null;
+            /**
+             * @description The address was confirmed through the built-in provider's
+             *     verification link.
+             */
+            email_verified: boolean;
             /** Format: uuid */
             id: string;
             /** @description The identity provider that vouches for this account. */
@@ -1366,6 +1556,15 @@ export interface components {
         SetRolesRequest: {
             /** @description The complete set (`user` is always kept). */
             roles: components["schemas"]["Role"][];
+        };
+        /** @description The sign-in form's fields. */
+        SignInForm: {
+            /** @description CAPTCHA token (required when CAPTCHA is configured). */
+            captcha_token?: string | null;
+            email: string;
+            password: string;
+            /** @description The sealed authorization request from the rendered form. */
+            request: string;
         };
         StaffList: {
             items: string[];
@@ -1450,6 +1649,16 @@ export interface components {
             /** Format: uuid */
             ticket_type_id: string;
         };
+        /** @description The token endpoint's request (`application/x-www-form-urlencoded`). */
+        TokenRequest: {
+            client_id?: string | null;
+            code?: string | null;
+            code_verifier?: string | null;
+            /** @description `authorization_code` or `refresh_token`. */
+            grant_type: string;
+            redirect_uri?: string | null;
+            refresh_token?: string | null;
+        };
         TokenResponse: {
             access_token: string;
             /**
@@ -1514,6 +1723,10 @@ export interface components {
         };
         /** @enum {string} */
         UserStatus: "active" | "suspended";
+        VerifyEmailRequest: {
+            /** @description The token from the link in the verification mail. */
+            token: string;
+        };
         WebhookReply: {
             /** @description `applied`, `duplicate`, `stale` or `ignored`. */
             outcome: string;
@@ -1689,6 +1902,179 @@ export interface operations {
             };
         };
     };
+    authorize: {
+        parameters: {
+            query: {
+                /** @description `code` */
+                response_type: string;
+                /** @description A registered client, e.g. `ticketgw-web` */
+                client_id: string;
+                /** @description Exactly one of the client's registered redirect URIs */
+                redirect_uri: string;
+                /** @description Must include `openid`; also `profile`, `email`, `offline_access` */
+                scope: string;
+                /** @description Returned unchanged */
+                state?: string;
+                /** @description PKCE: base64url(SHA-256(code_verifier)) */
+                code_challenge: string;
+                /** @description `S256` */
+                code_challenge_method: string;
+                /** @description Copied into the ID token */
+                nonce?: string;
+                /** @description `en` or `de` (else Accept-Language) */
+                ui_locales?: string;
+                /** @description `login` (always the case); `none` answers `login_required` */
+                prompt?: string;
+                /** @description Prefills the email field */
+                login_hint?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description The sign-in page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description An error sent back to the client: `redirect_uri?error=...&state=...&iss=...` */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Unknown client or redirect URI: an error page, no redirect */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    authorize_submit: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["SignInForm"];
+            };
+        };
+        responses: {
+            /** @description Signed in: `redirect_uri?code=...&state=...&iss=...` (the code works once, for 60 s) */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The form expired or was altered, or CAPTCHA failed (HTML) */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description Wrong email or password: the form again with the error (HTML) */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description The account is suspended (HTML) */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description Email or password missing: the form with field errors (HTML) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description Too many attempts; see Retry-After (HTML) */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
+    end_session: {
+        parameters: {
+            query?: {
+                /** @description An ID token this provider issued to the client */
+                id_token_hint?: string;
+                /** @description One of the client's registered post-logout URIs */
+                post_logout_redirect_uri?: string;
+                /** @description The client, when no id_token_hint is sent */
+                client_id?: string;
+                /** @description Returned unchanged */
+                state?: string;
+                /** @description `en` or `de` */
+                ui_locales?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description No return address given: a signed-out page */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+            /** @description To `post_logout_redirect_uri` (with `state`) */
+            303: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description The return address is not registered for the client: an error page, no redirect */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "text/html": unknown;
+                };
+            };
+        };
+    };
     jwks: {
         parameters: {
             query?: never;
@@ -1773,6 +2159,97 @@ export interface operations {
             };
         };
     };
+    password_reset: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetRequest"];
+            };
+        };
+        responses: {
+            /** @description Accepted: if an account has this address, a link was mailed */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AcceptedView"];
+                };
+            };
+            /** @description Not an email address */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+            /** @description Too many requests from this address or for this email; see Retry-After */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+        };
+    };
+    password_reset_confirm: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PasswordResetConfirm"];
+            };
+        };
+        responses: {
+            /** @description Password changed; every session ended */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description `invalid_token`: unknown, expired or already used */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+            /** @description `validation_failed`: the password breaks the rules (`password`) */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+        };
+    };
     refresh: {
         parameters: {
             query?: never;
@@ -1847,6 +2324,137 @@ export interface operations {
                 };
             };
             /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+        };
+    };
+    token: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-www-form-urlencoded": components["schemas"]["TokenRequest"];
+            };
+        };
+        responses: {
+            /** @description Tokens (`Cache-Control: no-store`) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthTokenResponse"];
+                };
+            };
+            /** @description OAuth error: `invalid_request`, `invalid_client`, `invalid_grant` (bad, expired, used or mismatched code; wrong verifier; bad refresh token), `unsupported_grant_type` */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+            /** @description `slow_down`: too many requests from this address */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["OAuthError"];
+                };
+            };
+        };
+    };
+    verify_email: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VerifyEmailRequest"];
+            };
+        };
+        responses: {
+            /** @description The address is verified */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailVerifiedView"];
+                };
+            };
+            /** @description `invalid_token`: unknown, expired or already used */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+            /** @description Too many attempts */
+            429: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+        };
+    };
+    resend_verification: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Mailed (or nothing to do: `email_verified` is already true) */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EmailVerifiedView"];
+                };
+            };
+            /** @description No or invalid token */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+            /** @description Not an account of the built-in provider */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["ProblemDoc"];
+                };
+            };
+            /** @description Too many requests; see Retry-After */
             429: {
                 headers: {
                     [name: string]: unknown;

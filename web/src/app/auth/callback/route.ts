@@ -24,6 +24,9 @@ export async function GET(request: NextRequest) {
 
   try {
     const d = await discover(cfg.issuer);
+    // RFC 9207: an issuer that names itself in the response must be the one we asked.
+    const iss = params.get("iss");
+    if (iss !== null && iss !== d.issuer) return fail("issuer");
     const tokens = await exchangeCode(d, {
       code,
       verifier: pending.verifier,

@@ -14,7 +14,7 @@ export default async function Profile() {
   const t = await getTranslations("account");
   const tn = await getTranslations("nav");
   const me = must(await (await api()).GET("/v1/me"));
-  const verified = (me as { email_verified?: boolean }).email_verified;
+  const verified = me.email_verified;
   return (
     <div className="mx-auto max-w-md space-y-6">
       <header className="space-y-1">
