@@ -2,6 +2,7 @@
 import { useEffect, useRef, useState } from "react";
 import { useTranslations } from "next-intl";
 import { useRouter } from "next/navigation";
+import Link from "next/link";
 import { browserApi, call, idempotencyKey } from "@/lib/api/browser";
 import { fieldErrors, type Problem } from "@/lib/problem";
 import { Field } from "./Field";
@@ -152,6 +153,11 @@ export function ResetPassword({ token }: { token: string | null }) {
         {(a) => <input {...a} type="password" className="field" autoComplete="new-password" value={pw2} onChange={(e) => setPw2(e.target.value)} />}
       </Field>
       {problem && <ProblemAlert problem={problem} />}
+      {problem?.code === "invalid_token" && (
+        <Link href="/forgot-password" className="inline-flex min-h-11 items-center font-semibold text-brand-700 underline underline-offset-4">
+          {t("sendLink")}
+        </Link>
+      )}
       <button type="submit" className="btn-primary w-full" disabled={busy || !token}>
         {t("resetDo")}
       </button>
