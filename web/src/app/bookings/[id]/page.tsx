@@ -10,6 +10,7 @@ import { Checkout } from "@/components/Checkout";
 import { TicketList } from "@/components/TicketList";
 import { RefundSection } from "@/components/RefundSection";
 import { StatusBadge } from "@/components/StatusBadge";
+import { PaymentWatcher } from "@/components/PaymentWatcher";
 import { requestTime } from "@/lib/clock";
 
 type Props = { params: Promise<{ id: string }>; searchParams: Promise<Record<string, string | string[] | undefined>> };
@@ -39,9 +40,15 @@ export default async function BookingPage({ params, searchParams }: Props) {
 
   // A payment that came after the hold lapsed is refunded: say so plainly.
   let lateRefund = false;
+  let openPayment: { id: string; status: string } | null = null;
   if (paymentParam && (booking.status === "expired" || booking.status === "cancelled")) {
     const p = await client.GET("/v1/payments/{id}", { params: { path: { id: paymentParam } } });
-    lateRefund = !!p.data && p.data.booking_id === booking.id && p.data.refunded_cents > 0;
+    if (p.data && p.data.booking_id === booking.id) {
+      lateRefund = p.data.refunded_cents > 0;
+      if (!lateRefund && (p.data.status === "requires_payment" || p.data.status === "processing")) {
+        openPayment = { id: p.data.id, status: p.data.status };
+      }
+    }
   }
   const tickets =
     booking.status === "confirmed" ? must(await client.GET("/v1/bookings/{id}/tickets", { params: { path: { id } } })).items : [];
@@ -116,6 +123,7 @@ export default async function BookingPage({ params, searchParams }: Props) {
         <Checkout booking={booking} eventId={booking.event_id} stripeKey={cfg.stripePublishableKey} initialPaymentId={paymentParam} webUrl={cfg.webUrl} />
       )}
 
+      {openPayment && <PaymentWatcher paymentId={openPayment.id} status={openPayment.status} />}
       {(booking.status === "expired" || booking.status === "cancelled") && (
         <Link href={`/events/${booking.event_id}`} className="btn-primary w-full sm:w-auto">
           {t("startAgain")}
