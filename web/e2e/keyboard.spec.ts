@@ -5,7 +5,7 @@
 import type { Page } from "@playwright/test";
 
 import { expect, test } from "./support/fixtures";
-import { TICKET_TYPE, escape, tabTo } from "./support/flows";
+import { TICKET_TYPE, escape, signedIn, tabTo } from "./support/flows";
 
 async function press(page: Page, target: ReturnType<Page["getByRole"]>, key: "Enter" | "Space") {
   await tabTo(page, target);
@@ -30,7 +30,7 @@ test("a buyer signs in, finds, holds and pays for a ticket with the keyboard onl
   await tabTo(page, page.getByLabel(/password/i));
   await page.keyboard.type(buyer.password);
   await page.keyboard.press("Enter");
-  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+  await expect(signedIn(page)).toBeVisible();
 
   // Search and open the event.
   await tabTo(page, page.getByRole("searchbox", { name: "Search" }));

@@ -13,6 +13,7 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 
 import { expect, test } from "./support/fixtures";
+import { signedIn } from "./support/flows";
 import { type Platform, freePort, startPlatform, webDir } from "./support/platform";
 
 const providerDir = path.join(webDir, "e2e/oidc");
@@ -70,7 +71,7 @@ test("a buyer signs in at an external OpenID Provider and the API knows them", {
     await page.getByRole("button", { name: /continue/i }).click();
 
     await page.waitForURL((u) => u.origin === platform!.webUrl);
-    await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+    await expect(signedIn(page)).toBeVisible();
     await look(page, "signed-in-external");
 
     // The browser's calls go through the web app's proxy, which adds the token.

@@ -20,12 +20,20 @@ export async function fillProviderSignIn(page: Page, person: Pick<Person, "email
   await page.getByRole("button", { name: /sign in|anmelden/i }).click();
 }
 
+/**
+ * Shown only to a signed-in person: the main navigation's "My tickets" (the
+ * header has no "Sign out" on a phone, so that is no signal).
+ */
+export function signedIn(page: Page): Locator {
+  return page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "My tickets" });
+}
+
 /** Signs in through the header's "Sign in" (OIDC authorization code + PKCE at the issuer). */
 export async function signIn(page: Page, person: Pick<Person, "email" | "password">, look?: Look) {
   await page.getByRole("link", { name: "Sign in", exact: true }).first().click();
   await page.waitForURL((u) => u.pathname.endsWith("/v1/auth/authorize"));
   await fillProviderSignIn(page, person, look);
-  await expect(page.getByRole("button", { name: "Sign out" })).toBeVisible();
+  await expect(signedIn(page)).toBeVisible();
 }
 
 export async function registerInBrowser(page: Page, person: Person, look: Look) {
