@@ -47,7 +47,10 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/auth/token", post(oidc::token))
         .route("/v1/auth/end-session", get(oidc::end_session))
         .route("/v1/auth/verify-email", post(account::verify_email))
-        .route("/v1/auth/verify-email/resend", post(account::resend_verification))
+        .route(
+            "/v1/auth/verify-email/resend",
+            post(account::resend_verification),
+        )
         .route("/v1/auth/password-reset", post(account::password_reset))
         .route(
             "/v1/auth/password-reset/confirm",

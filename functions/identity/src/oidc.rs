@@ -167,10 +167,7 @@ pub async fn authorize(
     let web = state.config.web_url.clone();
     let raw = query.unwrap_or_default();
     let p = pairs(raw.as_bytes());
-    let lang = Lang::from_headers(
-        p.as_deref().and_then(|p| param(p, "ui_locales")),
-        &headers,
-    );
+    let lang = Lang::from_headers(p.as_deref().and_then(|p| param(p, "ui_locales")), &headers);
     let refuse = |why| {
         Ok(page::html(
             StatusCode::BAD_REQUEST,
@@ -185,8 +182,7 @@ pub async fn authorize(
     let Some(client) = param(&p, "client_id").and_then(|id| find_client(&state, id)) else {
         return refuse(Refusal::UnknownClient);
     };
-    let Some(redirect_uri) = param(&p, "redirect_uri").filter(|u| client.allows_redirect(u))
-    else {
+    let Some(redirect_uri) = param(&p, "redirect_uri").filter(|u| client.allows_redirect(u)) else {
         return refuse(Refusal::BadRedirect);
     };
     let issuer = ring.issuer();
@@ -238,10 +234,7 @@ pub async fn authorize(
         return fail("login_required", "the user must sign in");
     }
     if param(&p, "request").is_some() || param(&p, "request_uri").is_some() {
-        return fail(
-            "request_not_supported",
-            "request objects are not supported",
-        );
+        return fail("request_not_supported", "request objects are not supported");
     }
     let pending = Pending {
         client_id: client.id.clone(),
@@ -539,11 +532,7 @@ pub async fn token(
             if code.len() > 128 || !code.starts_with("tgc_") {
                 return Ok(oauth_error("invalid_grant", "the code is not valid"));
             }
-            let c = match state
-                .store
-                .redeem_auth_code(&core::hash(code), now)
-                .await?
-            {
+            let c = match state.store.redeem_auth_code(&core::hash(code), now).await? {
                 CodeRedemption::Redeemed(c) => c,
                 CodeRedemption::Replayed { session_id } => {
                     tracing::warn!(session = %session_id, "authorization code replayed: its session is revoked");

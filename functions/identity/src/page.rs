@@ -165,7 +165,11 @@ pub enum FormError {
 impl FormError {
     fn message(self, lang: Lang) -> &'static str {
         match self {
-            FormError::MissingEmail => t(lang, "Enter your email address.", "Gib deine E-Mail-Adresse ein."),
+            FormError::MissingEmail => t(
+                lang,
+                "Enter your email address.",
+                "Gib deine E-Mail-Adresse ein.",
+            ),
             FormError::MissingPassword => t(lang, "Enter your password.", "Gib dein Passwort ein."),
             FormError::MissingBoth => t(
                 lang,
@@ -255,7 +259,10 @@ pub fn sign_in(p: &SignIn<'_>) -> String {
         if ids.is_empty() {
             String::new()
         } else {
-            format!(" aria-invalid=\"true\" aria-describedby=\"{}\"", ids.join(" "))
+            format!(
+                " aria-invalid=\"true\" aria-describedby=\"{}\"",
+                ids.join(" ")
+            )
         }
     };
     let focus_email = email_err || p.error.is_none();
@@ -334,7 +341,11 @@ pub fn error_page(lang: Lang, why: Refusal, web_url: &str) -> String {
             ),
         ),
         Refusal::BadRedirect => (
-            t(lang, "Sign-in request not accepted", "Anmeldeanfrage abgelehnt"),
+            t(
+                lang,
+                "Sign-in request not accepted",
+                "Anmeldeanfrage abgelehnt",
+            ),
             t(
                 lang,
                 "The address this sign-in would return you to is not registered for the application, so we stopped here to protect your account.",
@@ -342,7 +353,11 @@ pub fn error_page(lang: Lang, why: Refusal, web_url: &str) -> String {
             ),
         ),
         Refusal::Expired => (
-            t(lang, "This sign-in form has expired", "Dieses Anmeldeformular ist abgelaufen"),
+            t(
+                lang,
+                "This sign-in form has expired",
+                "Dieses Anmeldeformular ist abgelaufen",
+            ),
             t(
                 lang,
                 "Please go back to Ticket Gateway and start signing in again.",
@@ -350,7 +365,11 @@ pub fn error_page(lang: Lang, why: Refusal, web_url: &str) -> String {
             ),
         ),
         Refusal::BadLogoutRedirect => (
-            t(lang, "Sign-out address not accepted", "Abmeldeadresse abgelehnt"),
+            t(
+                lang,
+                "Sign-out address not accepted",
+                "Abmeldeadresse abgelehnt",
+            ),
             t(
                 lang,
                 "The address this sign-out would return you to is not registered for the application.",

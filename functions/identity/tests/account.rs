@@ -62,7 +62,10 @@ async fn setups(env: &[(&str, &str)]) -> Vec<Setup> {
 async fn deliver(s: &Setup, ty: &str) -> Vec<CloudEvent> {
     let rows = s.app.state.store.outbox_after(0, 10_000).await.unwrap();
     let mut out = Vec::new();
-    for row in rows.iter().filter(|r| r.event_type == ty && r.sent_at.is_none()) {
+    for row in rows
+        .iter()
+        .filter(|r| r.event_type == ty && r.sent_at.is_none())
+    {
         let ev = CloudEvent::from_outbox(row);
         s.notifier.handle(&ev).await.unwrap();
         s.app
@@ -96,15 +99,15 @@ fn unqp(mail: &str) -> String {
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'=' && i + 2 < b.len() {
-            if let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
+        if b[i] == b'='
+            && i + 2 < b.len()
+            && let Some(v) = std::str::from_utf8(&b[i + 1..i + 3])
                 .ok()
                 .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
+        {
+            out.push(v);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -188,7 +191,10 @@ async fn email_verification_end_to_end() {
         assert_eq!(events.len(), 1);
         // The token itself is stored only hashed.
         let mail = mails(&s.mail_dir).pop().expect("a verification mail");
-        assert!(mail.contains("To: ") && mail.contains("vera@example.test>"), "{mail}");
+        assert!(
+            mail.contains("To: ") && mail.contains("vera@example.test>"),
+            "{mail}"
+        );
         assert!(unqp(&mail).contains("Confirm your email address"));
         let (link, token) = link_in(&mail, "verify-email");
         assert!(token.starts_with("tgv_") && token.len() >= 4 + 43, "{link}");
@@ -197,18 +203,28 @@ async fn email_verification_end_to_end() {
         assert_eq!((r.sent, r.duplicates), (0, 1));
         assert_eq!(mails(&s.mail_dir).len(), 1);
 
-        let t: Value = login(app, "vera@example.test", PASSWORD).await.json().await.unwrap();
+        let t: Value = login(app, "vera@example.test", PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
         let access = t["access_token"].as_str().unwrap().to_string();
         assert_eq!(me(app, &access).await["email_verified"], false);
 
-        let r = app.post_json("/v1/auth/verify-email", &json!({"token": token})).await;
+        let r = app
+            .post_json("/v1/auth/verify-email", &json!({"token": token}))
+            .await;
         assert_eq!(r.status(), 200);
-        assert_eq!(r.json::<Value>().await.unwrap(), json!({"email_verified": true}));
+        assert_eq!(
+            r.json::<Value>().await.unwrap(),
+            json!({"email_verified": true})
+        );
         assert_eq!(me(app, &access).await["email_verified"], true);
         // Single use; unknown tokens alike.
         for bad in [token.as_str(), "tgv_unknown", "nonsense"] {
             let p = problem(
-                app.post_json("/v1/auth/verify-email", &json!({"token": bad})).await,
+                app.post_json("/v1/auth/verify-email", &json!({"token": bad}))
+                    .await,
                 400,
             )
             .await;
@@ -223,12 +239,20 @@ async fn email_verification_end_to_end() {
             .unwrap();
         assert_eq!(r.status(), 202);
         assert_eq!(r.json::<Value>().await.unwrap()["email_verified"], true);
-        assert!(deliver(&s, "account.verification_requested").await.is_empty());
+        assert!(
+            deliver(&s, "account.verification_requested")
+                .await
+                .is_empty()
+        );
 
         // Resend for an unverified account, in its language; rate limited.
         register(app, "otto@example.test").await;
         deliver(&s, "account.verification_requested").await;
-        let t: Value = login(app, "otto@example.test", PASSWORD).await.json().await.unwrap();
+        let t: Value = login(app, "otto@example.test", PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
         let otto = t["access_token"].as_str().unwrap().to_string();
         let mut statuses = Vec::new();
         for _ in 0..4 {
@@ -285,8 +309,11 @@ async fn email_verification_end_to_end() {
             .await
             .unwrap();
         let p = problem(
-            app.post_json("/v1/auth/verify-email", &json!({"token": "tgv_expired-token"}))
-                .await,
+            app.post_json(
+                "/v1/auth/verify-email",
+                &json!({"token": "tgv_expired-token"}),
+            )
+            .await,
             400,
         )
         .await;
@@ -301,7 +328,11 @@ async fn password_reset_end_to_end() {
         let app = &s.app;
         register(app, "rita@example.test").await;
         deliver(&s, "account.verification_requested").await;
-        let t: Value = login(app, "rita@example.test", PASSWORD).await.json().await.unwrap();
+        let t: Value = login(app, "rita@example.test", PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
         let session = t["refresh_token"].as_str().unwrap().to_string();
 
         // The same answer, and similar timing, for an unknown address.
@@ -313,21 +344,32 @@ async fn password_reset_end_to_end() {
             ("nobody@example.test", &mut unknown),
         ] {
             let start = Instant::now();
-            let r = app.post_json("/v1/auth/password-reset", &json!({"email": email})).await;
+            let r = app
+                .post_json("/v1/auth/password-reset", &json!({"email": email}))
+                .await;
             times.push(start.elapsed().as_secs_f64());
             assert_eq!(r.status(), 202);
             bodies.push(r.text().await.unwrap());
         }
         assert_eq!(bodies[0], bodies[1]);
         let (k, u) = (known[0], unknown[0]);
-        assert!(k / u < 2.0 && u / k < 2.0, "known {k:.3}s vs unknown {u:.3}s");
-        assert_eq!(deliver(&s, "account.password_reset_requested").await.len(), 1);
+        assert!(
+            k / u < 2.0 && u / k < 2.0,
+            "known {k:.3}s vs unknown {u:.3}s"
+        );
+        assert_eq!(
+            deliver(&s, "account.password_reset_requested").await.len(),
+            1
+        );
         let (_, first) = link_in(&mails(&s.mail_dir).pop().unwrap(), "reset-password");
         assert!(first.starts_with("tgp_"));
 
         // A newer request spends the older link.
         let r = app
-            .post_json("/v1/auth/password-reset", &json!({"email": "RITA@example.test"}))
+            .post_json(
+                "/v1/auth/password-reset",
+                &json!({"email": "RITA@example.test"}),
+            )
             .await;
         assert_eq!(r.status(), 202);
         deliver(&s, "account.password_reset_requested").await;
@@ -385,12 +427,18 @@ async fn password_reset_end_to_end() {
         )
         .await;
         assert_eq!(p["code"], "invalid_refresh_token");
-        assert_eq!(login(app, "rita@example.test", PASSWORD).await.status(), 401);
+        assert_eq!(
+            login(app, "rita@example.test", PASSWORD).await.status(),
+            401
+        );
         let r = login(app, "rita@example.test", "a brand new password").await;
         assert_eq!(r.status(), 200);
         let t: Value = r.json().await.unwrap();
         // The mail reached its owner: the address is verified.
-        assert_eq!(me(app, t["access_token"].as_str().unwrap()).await["email_verified"], true);
+        assert_eq!(
+            me(app, t["access_token"].as_str().unwrap()).await["email_verified"],
+            true
+        );
 
         // Expired links do not work.
         let user = app
@@ -441,9 +489,12 @@ async fn password_reset_end_to_end() {
 
 #[tokio::test]
 async fn password_reset_is_rate_limited_per_address_and_per_ip() {
-    let s = setups(&[("TICKETGW_AUTH_RATE_PER_ACCOUNT", "2"), ("TICKETGW_AUTH_RATE_PER_IP", "50")])
-        .await
-        .remove(0);
+    let s = setups(&[
+        ("TICKETGW_AUTH_RATE_PER_ACCOUNT", "2"),
+        ("TICKETGW_AUTH_RATE_PER_IP", "50"),
+    ])
+    .await
+    .remove(0);
     register(&s.app, "lim@example.test").await;
     for email in ["lim@example.test", "ghost@example.test"] {
         let mut statuses = Vec::new();
@@ -461,7 +512,9 @@ async fn password_reset_is_rate_limited_per_address_and_per_ip() {
         // Existing or not, the same.
         assert_eq!(statuses, [202, 202, 429], "{email}");
     }
-    let s = setups(&[("TICKETGW_AUTH_RATE_PER_IP", "3")]).await.remove(0);
+    let s = setups(&[("TICKETGW_AUTH_RATE_PER_IP", "3")])
+        .await
+        .remove(0);
     let mut statuses = Vec::new();
     for i in 0..4 {
         statuses.push(

@@ -196,11 +196,19 @@ async fn code_flow_with_pkce() {
         // The sign-in page, in German when asked for.
         let r = get_authorize(
             &app,
-            &authorize_query(&challenge, &[("ui_locales", "de"), ("login_hint", "ann@example.test")]),
+            &authorize_query(
+                &challenge,
+                &[("ui_locales", "de"), ("login_hint", "ann@example.test")],
+            ),
         )
         .await;
         assert_eq!(r.status(), 200);
-        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+        assert!(
+            r.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
         assert_eq!(r.headers()["cache-control"], "no-store");
         assert_eq!(r.headers()["x-frame-options"], "DENY");
         let html = r.text().await.unwrap();
@@ -212,7 +220,11 @@ async fn code_flow_with_pkce() {
         assert!(html.contains("value=\"ann@example.test\""));
         // English from Accept-Language.
         let en = browser()
-            .get(format!("{}/v1/auth/authorize?{}", app.base, authorize_query(&challenge, &[])))
+            .get(format!(
+                "{}/v1/auth/authorize?{}",
+                app.base,
+                authorize_query(&challenge, &[])
+            ))
             .header("accept-language", "en-GB,de;q=0.5")
             .send()
             .await
@@ -282,7 +294,10 @@ async fn code_flow_with_pkce() {
         assert_eq!(profile["email_verified"], false);
         // The ID token: signed by the provider, for the client, with the nonce.
         let header = jwt_part(id_token, 0);
-        assert_eq!((header["alg"].as_str(), header["typ"].as_str()), (Some("ES256"), Some("JWT")));
+        assert_eq!(
+            (header["alg"].as_str(), header["typ"].as_str()),
+            (Some("ES256"), Some("JWT"))
+        );
         let hint = app
             .state
             .idp
@@ -307,20 +322,41 @@ async fn code_flow_with_pkce() {
         let mut forged = id_token.to_string();
         forged.pop();
         forged.push(if id_token.ends_with('A') { 'B' } else { 'A' });
-        assert!(app.state.idp.as_ref().unwrap().read_id_token_hint(&forged).await.is_none());
+        assert!(
+            app.state
+                .idp
+                .as_ref()
+                .unwrap()
+                .read_id_token_hint(&forged)
+                .await
+                .is_none()
+        );
 
         // Refresh at the token endpoint rotates.
         let (s, t2, _) = token(
             &app,
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", "ticketgw-web")],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", "ticketgw-web"),
+            ],
         )
         .await;
         assert_eq!(s, 200, "{t2}");
         assert_ne!(t2["refresh_token"], refresh.as_str());
-        assert_eq!(me(&app, t2["access_token"].as_str().unwrap()).await.status(), 200);
+        assert_eq!(
+            me(&app, t2["access_token"].as_str().unwrap())
+                .await
+                .status(),
+            200
+        );
         let (s, e, _) = token(
             &app,
-            &[("grant_type", "refresh_token"), ("refresh_token", &refresh), ("client_id", "ticketgw-web")],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", &refresh),
+                ("client_id", "ticketgw-web"),
+            ],
         )
         .await;
         assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
@@ -330,7 +366,11 @@ async fn code_flow_with_pkce() {
             .get(format!(
                 "{}/v1/auth/end-session?{}",
                 app.base,
-                form(&[("id_token_hint", id_token), ("post_logout_redirect_uri", &format!("{WEB}/")), ("state", "bye")])
+                form(&[
+                    ("id_token_hint", id_token),
+                    ("post_logout_redirect_uri", &format!("{WEB}/")),
+                    ("state", "bye")
+                ])
             ))
             .send()
             .await
@@ -341,7 +381,10 @@ async fn code_flow_with_pkce() {
             .get(format!(
                 "{}/v1/auth/end-session?{}",
                 app.base,
-                form(&[("id_token_hint", id_token), ("post_logout_redirect_uri", "https://evil.example/")])
+                form(&[
+                    ("id_token_hint", id_token),
+                    ("post_logout_redirect_uri", "https://evil.example/")
+                ])
             ))
             .send()
             .await
@@ -354,18 +397,35 @@ async fn code_flow_with_pkce() {
 #[tokio::test]
 async fn discovery_describes_the_code_flow() {
     let app = apps(&[]).await.remove(0);
-    let d: Value = app.get("/.well-known/openid-configuration").await.json().await.unwrap();
+    let d: Value = app
+        .get("/.well-known/openid-configuration")
+        .await
+        .json()
+        .await
+        .unwrap();
     let issuer = d["issuer"].as_str().unwrap();
-    assert_eq!(d["authorization_endpoint"], format!("{issuer}/v1/auth/authorize"));
+    assert_eq!(
+        d["authorization_endpoint"],
+        format!("{issuer}/v1/auth/authorize")
+    );
     assert_eq!(d["token_endpoint"], format!("{issuer}/v1/auth/token"));
-    assert_eq!(d["end_session_endpoint"], format!("{issuer}/v1/auth/end-session"));
+    assert_eq!(
+        d["end_session_endpoint"],
+        format!("{issuer}/v1/auth/end-session")
+    );
     assert_eq!(d["userinfo_endpoint"], format!("{issuer}/v1/me"));
     assert_eq!(d["jwks_uri"], format!("{issuer}/v1/auth/jwks"));
     assert_eq!(d["response_types_supported"], json!(["code"]));
-    assert_eq!(d["grant_types_supported"], json!(["authorization_code", "refresh_token"]));
+    assert_eq!(
+        d["grant_types_supported"],
+        json!(["authorization_code", "refresh_token"])
+    );
     assert_eq!(d["code_challenge_methods_supported"], json!(["S256"]));
     assert_eq!(d["token_endpoint_auth_methods_supported"], json!(["none"]));
-    assert_eq!(d["scopes_supported"], json!(["openid", "profile", "email", "offline_access"]));
+    assert_eq!(
+        d["scopes_supported"],
+        json!(["openid", "profile", "email", "offline_access"])
+    );
     assert_eq!(d["subject_types_supported"], json!(["public"]));
     assert_eq!(d["id_token_signing_alg_values_supported"], json!(["ES256"]));
 }
@@ -379,8 +439,14 @@ async fn untrusted_clients_and_redirects_get_a_page_never_a_redirect() {
             vec![("client_id", "someone-else"), ("redirect_uri", good)],
             vec![("client_id", ""), ("redirect_uri", good)],
             vec![("redirect_uri", REDIRECT)],
-            vec![("redirect_uri", "https://tickets.example.test/auth/callback/x")],
-            vec![("redirect_uri", "https://tickets.example.test.evil.test/auth/callback")],
+            vec![(
+                "redirect_uri",
+                "https://tickets.example.test/auth/callback/x",
+            )],
+            vec![(
+                "redirect_uri",
+                "https://tickets.example.test.evil.test/auth/callback",
+            )],
             vec![("redirect_uri", "")],
         ] {
             let r = get_authorize(&app, &authorize_query(&challenge, &extra)).await;
@@ -389,7 +455,10 @@ async fn untrusted_clients_and_redirects_get_a_page_never_a_redirect() {
             assert!(r.text().await.unwrap().contains("<h1>"));
         }
         // A repeated redirect_uri is refused the same way.
-        let q = format!("{}&redirect_uri=https%3A%2F%2Fevil.test%2F", authorize_query(&challenge, &[("redirect_uri", good)]));
+        let q = format!(
+            "{}&redirect_uri=https%3A%2F%2Fevil.test%2F",
+            authorize_query(&challenge, &[("redirect_uri", good)])
+        );
         let r = get_authorize(&app, &q).await;
         assert_eq!(r.status(), 400);
         assert!(r.headers().get("location").is_none());
@@ -399,7 +468,10 @@ async fn untrusted_clients_and_redirects_get_a_page_never_a_redirect() {
             (vec![("code_challenge", "")], "invalid_request"),
             (vec![("code_challenge_method", "plain")], "invalid_request"),
             (vec![("code_challenge_method", "")], "invalid_request"),
-            (vec![("response_type", "token")], "unsupported_response_type"),
+            (
+                vec![("response_type", "token")],
+                "unsupported_response_type",
+            ),
             (vec![("scope", "profile email")], "invalid_scope"),
             (vec![("prompt", "none")], "login_required"),
         ] {
@@ -409,18 +481,26 @@ async fn untrusted_clients_and_redirects_get_a_page_never_a_redirect() {
             assert_eq!(r.status(), 303, "{extra:?}");
             let (base, q) = location_params(&r);
             assert_eq!(base, good);
-            assert_eq!((q["error"].as_str(), q["state"].as_str()), (error, "st-123"), "{extra:?}");
+            assert_eq!(
+                (q["error"].as_str(), q["state"].as_str()),
+                (error, "st-123"),
+                "{extra:?}"
+            );
         }
 
         // A tampered form is refused without a redirect.
-        let html = get_authorize(&app, &authorize_query(&challenge, &[("redirect_uri", good)]))
-            .await
-            .text()
-            .await
-            .unwrap();
+        let html = get_authorize(
+            &app,
+            &authorize_query(&challenge, &[("redirect_uri", good)]),
+        )
+        .await
+        .text()
+        .await
+        .unwrap();
         let request = hidden_request(&html);
         let (payload, mac) = request.split_once('.').unwrap();
-        let mut p: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        let mut p: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
         p["redirect_uri"] = json!("https://evil.test/cb");
         let forged = format!("{}.{mac}", URL_SAFE_NO_PAD.encode(p.to_string()));
         register(&app, "t@example.test").await;
@@ -439,7 +519,11 @@ async fn codes_are_bound_single_use_and_short_lived() {
         let (code, verifier) = code_for(&app, "bo@example.test").await;
         let (other_verifier, _) = pkce();
         let (s, e) = exchange(&app, &code, &other_verifier).await;
-        assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "{e}");
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "{e}"
+        );
         assert_eq!(exchange(&app, &code, &verifier).await.0, 400);
 
         // Wrong redirect_uri or client.
@@ -484,7 +568,11 @@ async fn codes_are_bound_single_use_and_short_lived() {
             ],
         )
         .await;
-        assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")), "revoked by the replay");
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (400, Some("invalid_grant")),
+            "revoked by the replay"
+        );
 
         // Expired (60 s lifetime): a code stored a minute ago.
         let user = app
@@ -518,12 +606,29 @@ async fn codes_are_bound_single_use_and_short_lived() {
         assert_eq!((s, e["error"].as_str()), (400, Some("invalid_grant")));
 
         // Malformed requests.
-        let (s, e, _) = token(&app, &[("grant_type", "password"), ("client_id", "ticketgw-web")]).await;
-        assert_eq!((s, e["error"].as_str()), (400, Some("unsupported_grant_type")));
-        let (s, e, _) = token(&app, &[("grant_type", "authorization_code"), ("client_id", "ticketgw-web")]).await;
+        let (s, e, _) = token(
+            &app,
+            &[("grant_type", "password"), ("client_id", "ticketgw-web")],
+        )
+        .await;
+        assert_eq!(
+            (s, e["error"].as_str()),
+            (400, Some("unsupported_grant_type"))
+        );
+        let (s, e, _) = token(
+            &app,
+            &[
+                ("grant_type", "authorization_code"),
+                ("client_id", "ticketgw-web"),
+            ],
+        )
+        .await;
         assert_eq!((s, e["error"].as_str()), (400, Some("invalid_request")));
         let r = app
-            .post_json("/v1/auth/token", &json!({"grant_type": "authorization_code"}))
+            .post_json(
+                "/v1/auth/token",
+                &json!({"grant_type": "authorization_code"}),
+            )
             .await;
         assert_eq!(r.status(), 400);
         assert_eq!(r.json::<Value>().await.unwrap()["error"], "invalid_request");
@@ -536,11 +641,12 @@ async fn naive_redeem(url: &str, code_hash: Vec<u8>, barrier: Arc<tokio::sync::B
     let now = tg_store::truncate_micros(Utc::now());
     if url.starts_with("postgres") {
         let pool = sqlx::PgPool::connect(url).await.unwrap();
-        let (unused,): (bool,) = sqlx::query_as("SELECT used_at IS NULL FROM oidc_codes WHERE code_hash = $1")
-            .bind(&code_hash)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let (unused,): (bool,) =
+            sqlx::query_as("SELECT used_at IS NULL FROM oidc_codes WHERE code_hash = $1")
+                .bind(&code_hash)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         barrier.wait().await;
         if unused {
             sqlx::query("UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1")
@@ -553,11 +659,12 @@ async fn naive_redeem(url: &str, code_hash: Vec<u8>, barrier: Arc<tokio::sync::B
         unused
     } else {
         let pool = sqlx::SqlitePool::connect(url).await.unwrap();
-        let (unused,): (bool,) = sqlx::query_as("SELECT used_at IS NULL FROM oidc_codes WHERE code_hash = $1")
-            .bind(&code_hash)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
+        let (unused,): (bool,) =
+            sqlx::query_as("SELECT used_at IS NULL FROM oidc_codes WHERE code_hash = $1")
+                .bind(&code_hash)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
         barrier.wait().await;
         if unused {
             sqlx::query("UPDATE oidc_codes SET used_at = $2 WHERE code_hash = $1")
@@ -578,16 +685,17 @@ async fn concurrent_redemptions_of_one_code_exactly_one_wins() {
         for _ in 0..3 {
             let (code, verifier) = code_for(&app, "race@example.test").await;
             // All in flight at once.
-            let results = futures_util::future::join_all(
-                (0..6).map(|_| exchange(&app, &code, &verifier)),
-            )
-            .await;
+            let results =
+                futures_util::future::join_all((0..6).map(|_| exchange(&app, &code, &verifier)))
+                    .await;
             let winners = results.iter().filter(|(s, _)| *s == 200).count();
             assert_eq!(winners, 1, "{results:?}");
-            assert!(results
-                .iter()
-                .filter(|(s, _)| *s != 200)
-                .all(|(s, e)| *s == 400 && e["error"] == "invalid_grant"));
+            assert!(
+                results
+                    .iter()
+                    .filter(|(s, _)| *s != 200)
+                    .all(|(s, e)| *s == 400 && e["error"] == "invalid_grant")
+            );
         }
 
         // Negative control: the same race with a read-then-write
@@ -600,6 +708,9 @@ async fn concurrent_redemptions_of_one_code_exactly_one_wins() {
             naive_redeem(&app.db.url, hash, barrier)
         );
         let winners = usize::from(a) + usize::from(b);
-        assert_eq!(winners, 2, "the naive redemption is caught letting both win");
+        assert_eq!(
+            winners, 2,
+            "the naive redemption is caught letting both win"
+        );
     }
 }

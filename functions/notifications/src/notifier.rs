@@ -189,7 +189,8 @@ impl Notifier {
                 self.account_mail(ev, "account_verify", &mut r).await?;
             }
             "account.password_reset_requested" => {
-                self.account_mail(ev, "account_password_reset", &mut r).await?;
+                self.account_mail(ev, "account_password_reset", &mut r)
+                    .await?;
             }
             "payment.disputed" => {
                 let d = ev.data.clone().unwrap_or_default();

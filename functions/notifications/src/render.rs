@@ -137,12 +137,20 @@ mod tests {
                         .expect("render");
                     assert!(!out.trim().is_empty(), "{lang}/{kind}.{suffix}");
                     if suffix == "txt" {
-                        assert!(out.contains("https://tickets.example.org/verify-email?token=tgv_abc"));
+                        assert!(
+                            out.contains("https://tickets.example.org/verify-email?token=tgv_abc")
+                        );
                     }
                     if suffix == "html" {
-                        assert!(!out.contains("<script>") && !out.contains("<y>"), "HTML is escaped");
+                        assert!(
+                            !out.contains("<script>") && !out.contains("<y>"),
+                            "HTML is escaped"
+                        );
                         assert!(out.contains("token=tgv_abc&amp;x=&lt;y&gt;"));
-                        assert!(!out.contains("booking"), "{lang}/{kind}: no booking wording");
+                        assert!(
+                            !out.contains("booking"),
+                            "{lang}/{kind}: no booking wording"
+                        );
                     }
                 }
             }

@@ -110,8 +110,11 @@ pub trait AccountStore: Send + Sync {
     async fn create_account_token(&self, token: &NewAccountToken) -> StoreResult<()>;
     /// Spends a live verification token and marks the address it was sent
     /// to verified; the user's id, or `None` (unknown, expired, used).
-    async fn verify_email(&self, token_hash: &[u8], now: DateTime<Utc>)
-    -> StoreResult<Option<Uuid>>;
+    async fn verify_email(
+        &self,
+        token_hash: &[u8],
+        now: DateTime<Utc>,
+    ) -> StoreResult<Option<Uuid>>;
     /// Spends a live reset token: sets the password hash, marks the email
     /// verified, spends the user's other reset tokens and revokes every
     /// refresh token (all sessions end), audited. `None`: unknown, expired
