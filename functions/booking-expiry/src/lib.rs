@@ -16,7 +16,7 @@ use axum::routing::post;
 use chrono::{TimeDelta, Utc};
 use serde::Serialize;
 use tg_http::{ApiError, ProblemDoc};
-use tg_platform::{AppState, FunctionSpec};
+use tg_platform::{AppState, FunctionSpec, Scheduler, SchedulerAuth};
 use tg_store::DynStore;
 use utoipa::{OpenApi, ToSchema};
 
@@ -47,6 +47,7 @@ pub fn router(state: AppState) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     paths(tick),
+    modifiers(&SchedulerAuth),
     components(schemas(SweepReport, ProblemDoc)),
     tags((name = "booking-expiry", description = "Scheduled release of lapsed holds (cluster-internal)"))
 )]
@@ -110,12 +111,17 @@ pub async fn sweep(store: &DynStore) -> Result<SweepReport, tg_store::StoreError
     post,
     path = "/",
     tag = "booking-expiry",
+    security(("scheduler" = [])),
     responses(
         (status = 200, description = "What the sweep did", body = SweepReport),
+        (status = 401, description = "Missing or wrong scheduler token: nothing ran", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
-async fn tick(State(state): State<AppState>) -> Result<axum::Json<SweepReport>, ApiError> {
+async fn tick(
+    _: Scheduler,
+    State(state): State<AppState>,
+) -> Result<axum::Json<SweepReport>, ApiError> {
     Ok(axum::Json(sweep(&state.store).await?))
 }
 

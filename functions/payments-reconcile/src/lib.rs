@@ -12,7 +12,7 @@ use axum::extract::State;
 use axum::routing::post;
 use payments::flow::{self, ReconcileReport};
 use tg_http::{ApiError, ProblemDoc};
-use tg_platform::{AppState, FunctionSpec};
+use tg_platform::{AppState, FunctionSpec, Scheduler, SchedulerAuth};
 use utoipa::OpenApi;
 
 pub const FUNCTION: FunctionSpec = FunctionSpec {
@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> Router {
 #[derive(OpenApi)]
 #[openapi(
     paths(tick),
+    modifiers(&SchedulerAuth),
     components(schemas(ReconcileReport, ProblemDoc)),
     tags((name = "payments-reconcile", description = "Scheduled reconciliation with the payment provider (cluster-internal)"))
 )]
@@ -64,12 +65,17 @@ pub async fn pass(state: &AppState) -> Result<ReconcileReport, ApiError> {
     post,
     path = "/",
     tag = "payments-reconcile",
+    security(("scheduler" = [])),
     responses(
         (status = 200, description = "What the pass did", body = ReconcileReport),
+        (status = 401, description = "Missing or wrong scheduler token: nothing ran", body = ProblemDoc, content_type = "application/problem+json"),
         (status = 503, description = "Storage unavailable", body = ProblemDoc, content_type = "application/problem+json"),
     )
 )]
-async fn tick(State(state): State<AppState>) -> Result<axum::Json<ReconcileReport>, ApiError> {
+async fn tick(
+    _: Scheduler,
+    State(state): State<AppState>,
+) -> Result<axum::Json<ReconcileReport>, ApiError> {
     Ok(axum::Json(pass(&state).await?))
 }
 

@@ -94,8 +94,25 @@ pub struct Config {
     /// the same process invalidate at once.
     pub catalog_cache_ms: u64,
     /// `TICKETGW_TRUST_FORWARDED` (default false): take the client address
-    /// from `X-Forwarded-For` (behind Knative's ingress).
+    /// from `X-Forwarded-For` (behind Knative's ingress), counting from the
+    /// right as the two settings below say (see `client_ip`).
     pub trust_forwarded: bool,
+    /// `TICKETGW_TRUSTED_PROXY_HOPS` (default 1): proxies in front, each
+    /// appending one `X-Forwarded-For` entry; used when no networks are set.
+    pub trusted_proxy_hops: u32,
+    /// `TICKETGW_TRUSTED_PROXIES`: comma-separated CIDRs of the proxies
+    /// (e.g. the pod network and loopback); when set, entries are skipped
+    /// from the right while they are inside these networks.
+    pub trusted_proxies: Vec<crate::client_ip::Cidr>,
+    /// `TICKETGW_SCHEDULER_TOKEN`: the shared secret the scheduler (a
+    /// Knative PingSource, a cron job) presents to the scheduled entry
+    /// points (`ce-schedulertoken` or `X-Scheduler-Token`); at least 32
+    /// characters. Unset: those routes answer 401 to everyone.
+    pub scheduler_token: Option<Secret<String>>,
+    /// `TICKETGW_PASSWORD_HASHING` (default 2): argon2 hashes computed at
+    /// once per process (each holds a 19 MiB buffer from a pool of this
+    /// many); further logins wait their turn.
+    pub password_hashing: u32,
     /// `TICKETGW_LOG_FORMAT`: `json` (default) or `pretty`.
     pub log_format: LogFormat,
     /// `TICKETGW_MIGRATE_ON_START` (default true).
@@ -330,6 +347,36 @@ impl Config {
             auth_rate_per_ip: number("TICKETGW_AUTH_RATE_PER_IP", 30)?,
             auth_rate_per_account: number("TICKETGW_AUTH_RATE_PER_ACCOUNT", 10)?,
             trust_forwarded: flag("TICKETGW_TRUST_FORWARDED", false)?,
+            trusted_proxy_hops: number("TICKETGW_TRUSTED_PROXY_HOPS", 1)?,
+            trusted_proxies: get("TICKETGW_TRUSTED_PROXIES")
+                .unwrap_or_default()
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse())
+                .collect::<Result<_, String>>()
+                .map_err(|m| parse_err("TICKETGW_TRUSTED_PROXIES", m))?,
+            scheduler_token: match get("TICKETGW_SCHEDULER_TOKEN") {
+                None => None,
+                Some(t) if t.trim().chars().count() >= 32 => {
+                    Some(Secret::new(t.trim().to_string()))
+                }
+                Some(_) => {
+                    return Err(parse_err(
+                        "TICKETGW_SCHEDULER_TOKEN",
+                        "must be at least 32 characters (e.g. `openssl rand -hex 32`)".into(),
+                    ));
+                }
+            },
+            password_hashing: match number("TICKETGW_PASSWORD_HASHING", 2)? {
+                n if n <= 64 => n,
+                _ => {
+                    return Err(parse_err(
+                        "TICKETGW_PASSWORD_HASHING",
+                        "must be 1 to 64".into(),
+                    ));
+                }
+            },
             catalog_cache_ms: match get("TICKETGW_CATALOG_CACHE_MS") {
                 None => 500,
                 Some(v) => v
@@ -343,6 +390,20 @@ impl Config {
             log_format,
             migrate_on_start,
         })
+    }
+}
+
+impl Config {
+    /// Which `X-Forwarded-For` entries this deployment vouches for.
+    pub fn forwarded_trust(&self) -> crate::client_ip::ForwardedTrust {
+        use crate::client_ip::ForwardedTrust;
+        if !self.trust_forwarded {
+            ForwardedTrust::None
+        } else if !self.trusted_proxies.is_empty() {
+            ForwardedTrust::Networks(self.trusted_proxies.clone())
+        } else {
+            ForwardedTrust::Hops(self.trusted_proxy_hops)
+        }
     }
 }
 

@@ -10,12 +10,13 @@
 //! Handlers never see which.
 
 pub mod captcha;
-mod client_ip;
+pub mod client_ip;
 pub mod config;
 pub mod idempotency;
 mod layers;
 mod metrics_layer;
 pub mod rate_limit;
+pub mod scheduler;
 mod serve;
 pub mod telemetry;
 
@@ -29,9 +30,10 @@ use tg_idp::KeyRing;
 use tg_store::{ConnectOptions, DynStore, NewLocalUser, Role};
 
 pub use captcha::Captcha;
-pub use client_ip::ClientIp;
+pub use client_ip::{Cidr, ClientIp, ForwardedTrust};
 pub use config::{Config, LogFormat};
 pub use layers::{BODY_LIMIT_BYTES, with_platform};
+pub use scheduler::Scheduler;
 pub use serve::{install_metrics, run_function, serve, shutdown_signal};
 
 /// What every handler can reach.
@@ -85,6 +87,24 @@ impl utoipa::Modify for BearerAuth {
                     .bearer_format("JWT")
                     .build(),
             ),
+        );
+    }
+}
+
+/// Adds the `scheduler` security scheme (the shared secret of the
+/// scheduled entry points, see [`scheduler`]) to a function's document.
+pub struct SchedulerAuth;
+
+impl utoipa::Modify for SchedulerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "scheduler",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-Scheduler-Token",
+                "TICKETGW_SCHEDULER_TOKEN; a Knative PingSource sends it as the CloudEvents extension `schedulertoken` (header `ce-schedulertoken`)",
+            ))),
         );
     }
 }
