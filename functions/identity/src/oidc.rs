@@ -27,7 +27,7 @@ use chrono::{Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tg_http::ApiError;
 use tg_idp::oidc::{self as core, Client};
-use tg_platform::{AppState, ClientIp, rate_limit};
+use tg_platform::{AppState, ClientIp};
 use tg_store::{CodeRedemption, NewAuthCode, RefreshOutcome, UserStatus};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -430,7 +430,7 @@ pub struct OAuthTokenResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct OAuthError {
     /// `invalid_request`, `invalid_client`, `invalid_grant`,
-    /// `unsupported_grant_type`, `slow_down`.
+    /// `unsupported_grant_type`.
     pub error: &'static str,
     pub error_description: String,
 }
@@ -443,14 +443,9 @@ fn no_store(mut r: Response) -> Response {
 }
 
 fn oauth_error(error: &'static str, description: &str) -> Response {
-    let status = if error == "slow_down" {
-        StatusCode::TOO_MANY_REQUESTS
-    } else {
-        StatusCode::BAD_REQUEST
-    };
     no_store(
         (
-            status,
+            StatusCode::BAD_REQUEST,
             axum::Json(OAuthError {
                 error,
                 error_description: description.to_string(),
@@ -467,12 +462,10 @@ fn oauth_error(error: &'static str, description: &str) -> Response {
     responses(
         (status = 200, description = "Tokens (`Cache-Control: no-store`)", body = OAuthTokenResponse),
         (status = 400, description = "OAuth error: `invalid_request`, `invalid_client`, `invalid_grant` (bad, expired, used or mismatched code; wrong verifier; bad refresh token), `unsupported_grant_type`", body = OAuthError),
-        (status = 429, description = "`slow_down`: too many requests from this address", body = OAuthError),
     ))]
 #[tracing::instrument(skip_all)]
 pub async fn token(
     State(state): State<AppState>,
-    ip: ClientIp,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
@@ -490,23 +483,10 @@ pub async fn token(
     let Some(p) = pairs(&body) else {
         return Ok(oauth_error("invalid_request", "a parameter is repeated"));
     };
-    if let Err(e) = rate_limit::check(
-        state.store.as_ref(),
-        &format!("token:ip:{}", ip.key()),
-        state.config.auth_rate_per_ip * 4,
-    )
-    .await
-    {
-        if e.status() == StatusCode::TOO_MANY_REQUESTS {
-            let retry = retry_after(e);
-            let mut r = oauth_error("slow_down", "too many requests; retry later");
-            if let Some(v) = retry {
-                r.headers_mut().insert(header::RETRY_AFTER, v);
-            }
-            return Ok(r);
-        }
-        return Err(e);
-    }
+    // No per-address limit here: codes and refresh tokens are 256 random
+    // bits (guessing is hopeless), and the callers are BFF servers whose one
+    // address stands for all their users, so a per-address budget would
+    // throttle every user of the web app at once.
     if headers.contains_key(header::AUTHORIZATION) {
         return Ok(oauth_error(
             "invalid_client",
