@@ -51,23 +51,37 @@ const median = (xs) => {
 async function firstLoadJs(route) {
   const context = await browser.newContext(phone);
   const page = await context.newPage();
-  const bodies = [];
+  const bodies = new Map();
   page.on('response', (res) => {
-    const req = res.request();
-    if (req.resourceType() === 'script' && new URL(res.url()).origin === new URL(WEB_URL).origin) {
-      bodies.push(res.body().then((b) => ({ url: res.url(), raw: b.length, gzip: gzipSync(b, { level: 6 }).length }))
-        .catch(() => null));
+    if (res.request().resourceType() === 'script' && new URL(res.url()).origin === new URL(WEB_URL).origin) {
+      bodies.set(res.url(), res.body().catch(() => null));
     }
   });
-  await page.goto(`${WEB_URL}${route}`, { waitUntil: 'networkidle' });
-  const files = (await Promise.all(bodies)).filter(Boolean);
-  await context.close();
-  return {
-    route,
-    files: files.length,
-    rawBytes: files.reduce((n, f) => n + f.raw, 0),
-    gzipBytes: files.reduce((n, f) => n + f.gzip, 0),
+  const nav = await page.goto(`${WEB_URL}${route}`, { waitUntil: 'networkidle' });
+  // First-load JS: the scripts the server's HTML itself names (what the page needs to
+  // start); "by network idle" adds what the page fetched afterwards (prefetches, lazy chunks).
+  const html = await nav.text();
+  // (`noModule` scripts are the legacy polyfills a modern browser never downloads.)
+  const initial = new Set(
+    [...html.matchAll(/<script([^>]*)\ssrc="([^"]+)"([^>]*)>/g)]
+      .filter((m) => !/\bnomodule\b/i.test(`${m[1]} ${m[3]}`))
+      .map((m) => new URL(m[2].replace(/&amp;/g, '&'), WEB_URL).toString()),
+  );
+  const sizes = async (urls) => {
+    let raw = 0;
+    let gzip = 0;
+    for (const url of urls) {
+      let body = await (bodies.get(url) ?? Promise.resolve(null));
+      if (!body) body = await (await page.request.get(url)).body();
+      raw += body.length;
+      gzip += gzipSync(body, { level: 6 }).length;
+    }
+    return { files: urls.length, rawBytes: raw, gzipBytes: gzip };
   };
+  const first = await sizes([...initial]);
+  const all = await sizes([...new Set([...initial, ...bodies.keys()])]);
+  await context.close();
+  return { route, ...first, byNetworkIdle: all };
 }
 
 async function vitals() {
