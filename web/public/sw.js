@@ -50,7 +50,10 @@ async function networkFirst(request, cacheName, fallbackToOffline) {
   const cache = await caches.open(cacheName);
   try {
     const res = await fetch(request);
-    if (res.ok && res.type === "basic" && !res.redirected) await cache.put(request, res.clone());
+    if (res.ok && res.type === "basic" && !res.redirected) {
+      await cache.put(request, res.clone());
+      await trim(cache, cacheName);
+    }
     return res;
   } catch (err) {
     const hit = (await cache.match(request, { ignoreVary: true })) || (await caches.match(request, { ignoreVary: true }));
@@ -63,12 +66,25 @@ async function networkFirst(request, cacheName, fallbackToOffline) {
   }
 }
 
+// Build assets are content-hashed, so each deploy adds new names: keep the newest ones only.
+const MAX_ENTRIES = { [ASSETS]: 120, [TICKETS]: 200, [PAGES]: 60 };
+
+async function trim(cache, cacheName) {
+  const max = MAX_ENTRIES[cacheName];
+  if (!max) return;
+  const keys = await cache.keys();
+  for (const old of keys.slice(0, Math.max(0, keys.length - max))) await cache.delete(old);
+}
+
 async function cacheFirst(request, cacheName) {
   const cache = await caches.open(cacheName);
   const hit = await cache.match(request);
   if (hit) return hit;
   const res = await fetch(request);
-  if (res.ok && res.type === "basic") await cache.put(request, res.clone());
+  if (res.ok && res.type === "basic") {
+    await cache.put(request, res.clone());
+    await trim(cache, cacheName);
+  }
   return res;
 }
 
