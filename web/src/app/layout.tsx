@@ -3,6 +3,7 @@ import { NextIntlClientProvider } from "next-intl";
 import { getLocale, getTranslations } from "next-intl/server";
 import { Header } from "@/components/Header";
 import { ServiceWorker } from "@/components/ServiceWorker";
+import { LanguageSwitcher } from "@/components/LanguageSwitcher";
 import "./globals.css";
 
 export async function generateMetadata(): Promise<Metadata> {
@@ -52,6 +53,9 @@ export default async function RootLayout({ children }: { children: React.ReactNo
                 {tc("secure")}
               </p>
               <p>{tc("footer")}</p>
+              <div className="mt-3 sm:hidden">
+                <LanguageSwitcher current={locale} label={t("language")} showLabel />
+              </div>
             </div>
           </footer>
           <ServiceWorker />

@@ -51,7 +51,10 @@ export async function Header() {
           </ul>
         </nav>
         <div className="ml-auto flex items-center gap-1.5 sm:gap-2">
-          <LanguageSwitcher current={locale} label={t("language")} />
+          {/* On a phone the language switcher sits in the footer (one is ever displayed). */}
+          <div className="hidden sm:block">
+            <LanguageSwitcher current={locale} label={t("language")} />
+          </div>
           {!session && (
             <SignInLink label={t("signIn")} />
           )}

@@ -170,14 +170,16 @@ export function TicketPicker(props: {
                   )}
                 </p>
               </div>
-              <QuantityPicker
-                id={`qty-${tt.id}`}
-                name={tt.name}
-                value={sel[tt.id] ?? 0}
-                max={max}
-                disabled={busy}
-                onChange={(n) => setSel((s) => ({ ...s, [tt.id]: n }))}
-              />
+              {state === "on_sale" && (
+                <QuantityPicker
+                  id={`qty-${tt.id}`}
+                  name={tt.name}
+                  value={sel[tt.id] ?? 0}
+                  max={max}
+                  disabled={busy}
+                  onChange={(n) => setSel((s) => ({ ...s, [tt.id]: n }))}
+                />
+              )}
             </li>
           );
         })}
