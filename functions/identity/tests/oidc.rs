@@ -714,3 +714,39 @@ async fn concurrent_redemptions_of_one_code_exactly_one_wins() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_sign_in_form_shares_the_login_limits() {
+    let app = apps(&[
+        ("TICKETGW_AUTH_RATE_PER_ACCOUNT", "50"),
+        ("TICKETGW_AUTH_RATE_PER_IP", "50"),
+    ])
+    .await
+    .remove(0);
+    register(&app, "lock@example.test").await;
+    let (_, challenge) = pkce();
+    let html = get_authorize(&app, &authorize_query(&challenge, &[]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let request = hidden_request(&html);
+    for _ in 0..3 {
+        let r = submit(&app, &request, "lock@example.test", "wrong password!").await;
+        assert_eq!(r.status(), 401);
+    }
+    // The backoff the form's failures started applies to /v1/auth/login ...
+    let r = app
+        .post_json(
+            "/v1/auth/login",
+            &json!({"email": "lock@example.test", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(tg_testkit::problem(r, 429).await["code"], "login_throttled");
+    // ... and to the form, even with the right password.
+    let r = submit(&app, &request, "lock@example.test", PASSWORD).await;
+    assert_eq!(r.status(), 429);
+    assert!(r.headers().get("retry-after").is_some());
+    assert!(r.headers().get("location").is_none());
+    assert!(r.text().await.unwrap().contains("Too many attempts"));
+}
