@@ -8,6 +8,7 @@ import {
   type CookieJar,
 } from "@/lib/session/store";
 import { discover, refreshTokens, toSession, TokenError } from "@/lib/session/oidc";
+import { PATH_HEADER } from "@/lib/session/path";
 
 /**
  * Renews the session before anything renders: when the access token is about to lapse, the
@@ -15,9 +16,13 @@ import { discover, refreshTokens, toSession, TokenError } from "@/lib/session/oi
  * the new cookie is handed both to the page being rendered and to the browser.
  */
 export async function proxy(request: NextRequest) {
+  // Server components learn the page they render for (to come back to it after a new sign-in).
+  const passOn = new Headers(request.headers);
+  passOn.set(PATH_HEADER, request.nextUrl.pathname + request.nextUrl.search);
+
   const session = await readSession(request.cookies).catch(() => null);
   const now = Math.floor(Date.now() / 1000);
-  if (!session || session.exp - 60 > now) return NextResponse.next();
+  if (!session || session.exp - 60 > now) return NextResponse.next({ request: { headers: passOn } });
 
   const webUrl = (process.env.WEB_URL ?? "http://localhost:3000").replace(/\/+$/, "");
   const apiUrl = (process.env.TICKETGW_API_URL ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
@@ -48,13 +53,12 @@ export async function proxy(request: NextRequest) {
     } catch (e) {
       // A refused refresh token ends the session; an unreachable issuer keeps it for the next try.
       if (e instanceof TokenError && e.status >= 400 && e.status < 500) clearChunks(jar, SESSION_COOKIE);
-      else return NextResponse.next();
+      else return NextResponse.next({ request: { headers: passOn } });
     }
   }
 
-  const headers = new Headers(request.headers);
-  headers.set("cookie", request.cookies.toString());
-  const res = NextResponse.next({ request: { headers } });
+  passOn.set("cookie", request.cookies.toString());
+  const res = NextResponse.next({ request: { headers: passOn } });
   const opts = cookieOptions(webUrl, 60 * 60 * 24 * 30);
   for (const { name, value } of sets) {
     if (value === null) res.cookies.set(name, "", { ...opts, maxAge: 0 });
