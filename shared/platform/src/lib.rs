@@ -151,6 +151,7 @@ impl JwksProvider for BuiltinJwks {
 /// built-in identity provider's keys, the first admin, and the token
 /// verifier for every trusted issuer.
 pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    tg_idp::passwords::configure(usize::try_from(config.password_hashing).unwrap_or(1));
     let store = tg_store::connect(
         config.database_url.expose(),
         &ConnectOptions {
