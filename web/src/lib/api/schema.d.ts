@@ -1272,7 +1272,7 @@ export interface components {
         OAuthError: {
             /**
              * @description `invalid_request`, `invalid_client`, `invalid_grant`,
-             *     `unsupported_grant_type`, `slow_down`.
+             *     `unsupported_grant_type`.
              */
             error: string;
             error_description: string;
@@ -2358,15 +2358,6 @@ export interface operations {
             };
             /** @description OAuth error: `invalid_request`, `invalid_client`, `invalid_grant` (bad, expired, used or mismatched code; wrong verifier; bad refresh token), `unsupported_grant_type` */
             400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["OAuthError"];
-                };
-            };
-            /** @description `slow_down`: too many requests from this address */
-            429: {
                 headers: {
                     [name: string]: unknown;
                 };
