@@ -63,7 +63,8 @@ pub struct SweepReport {
     /// Holds released (now `expired`, their tickets back on sale).
     pub expired: usize,
     /// Old rate-limit, failed-login and idempotency records, published
-    /// outbox rows and notification records deleted.
+    /// outbox rows, notification records, expired account tokens and
+    /// authorization codes deleted.
     pub pruned: u64,
     /// True when the time budget ran out with work left.
     pub incomplete: bool,
@@ -93,6 +94,11 @@ pub async fn sweep(store: &DynStore) -> Result<SweepReport, tg_store::StoreError
     report.pruned += store.outbox_prune(now - OUTBOX_RETENTION).await?;
     report.pruned += store
         .notification_prune(now - NOTIFICATION_RETENTION)
+        .await?;
+    // Account tokens and authorization codes a day after they expired
+    // (a spent code stays recognisable as replayed until then).
+    report.pruned += store
+        .prune_account_tokens(now - chrono::Duration::days(1))
         .await?;
     if report.expired > 0 || report.pruned > 0 {
         tracing::info!(
