@@ -319,6 +319,14 @@ async fn email_verification_end_to_end() {
         .await;
         assert_eq!(p["code"], "invalid_token");
         assert_eq!(me(app, &otto).await["email_verified"], false);
+        // The expiry worker's prune removes it (and keeps live tokens).
+        let pruned = app
+            .state
+            .store
+            .prune_account_tokens(Utc::now())
+            .await
+            .unwrap();
+        assert_eq!(pruned, 1);
     }
 }
 
