@@ -750,3 +750,62 @@ async fn the_sign_in_form_shares_the_login_limits() {
     assert!(r.headers().get("location").is_none());
     assert!(r.text().await.unwrap().contains("Too many attempts"));
 }
+
+#[tokio::test]
+async fn the_sign_in_form_checks_captcha_when_configured() {
+    // A local server speaking reCAPTCHA's siteverify protocol.
+    let verify = Router::new().route(
+        "/siteverify",
+        axum::routing::post(|body: String| async move {
+            let ok = body.contains("response=human-login") && body.contains("secret=test-secret");
+            axum::Json(json!({"success": ok, "score": 0.9, "action": "login"}))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/siteverify", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, verify).await.ok() });
+    let app = apps(&[
+        ("TICKETGW_RECAPTCHA_SECRET", "test-secret"),
+        ("TICKETGW_RECAPTCHA_VERIFY_URL", url.as_str()),
+    ])
+    .await
+    .remove(0);
+    app.state
+        .store
+        .create_local_user(&tg_store::NewLocalUser {
+            iss: tg_store::BUILTIN_ISSUER.into(),
+            email: "cap2@example.test".into(),
+            name: "C".into(),
+            password_hash: tg_platform::hash_password(PASSWORD).await.unwrap(),
+            roles: vec![tg_store::Role::User],
+        })
+        .await
+        .unwrap();
+    let (_, challenge) = pkce();
+    let html = get_authorize(&app, &authorize_query(&challenge, &[]))
+        .await
+        .text()
+        .await
+        .unwrap();
+    let request = hidden_request(&html);
+    // Without a token (or with a bad one): refused, no redirect.
+    let r = submit(&app, &request, "cap2@example.test", PASSWORD).await;
+    assert_eq!(r.status(), 400);
+    assert!(r.headers().get("location").is_none());
+    let post = |token: &'static str| {
+        browser()
+            .post(format!("{}/v1/auth/authorize", app.base))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("request", &request),
+                ("email", "cap2@example.test"),
+                ("password", PASSWORD),
+                ("captcha_token", token),
+            ]))
+            .send()
+    };
+    assert_eq!(post("forged").await.unwrap().status(), 400);
+    let r = post("human-login").await.unwrap();
+    assert_eq!(r.status(), 303);
+    assert!(location_params(&r).1.contains_key("code"));
+}
