@@ -16,7 +16,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{any, delete, get, post};
 use chrono::Utc;
 use tg_auth::Caller;
 use tg_http::{ApiError, Json, Path, ProblemDoc};
@@ -39,7 +39,7 @@ pub const MAX_BATCH: usize = 500;
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/v1/bookings/{id}/tickets", get(booking_tickets))
-        .route("/v1/tickets/{file}", get(ticket_file).patch(set_attendee))
+        .route("/v1/tickets/{file}", any(ticket_file_route))
         .route("/v1/tickets/{id}/qr.svg", get(ticket_qr))
         .route("/v1/checkins", post(checkin))
         .route("/v1/checkins/batch", post(checkin_batch))
@@ -199,6 +199,29 @@ async fn ticket_file(
         pdf,
     )
         .into_response())
+}
+
+/// `/v1/tickets/{id}.pdf` (GET) and `/v1/tickets/{id}` (PATCH) share one
+/// route pattern; each path answers only its own methods, with a 405 whose
+/// `Allow` names them.
+async fn ticket_file_route(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    use axum::handler::Handler;
+    use axum::http::Method;
+    let pdf = req.uri().path().ends_with(".pdf");
+    match (pdf, req.method()) {
+        (true, &Method::GET | &Method::HEAD) => ticket_file.call(req, state).await,
+        (false, &Method::PATCH) => set_attendee.call(req, state).await,
+        _ => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            "this route does not accept that method",
+        )
+        .with_header(
+            header::ALLOW,
+            axum::http::HeaderValue::from_static(if pdf { "GET,HEAD" } else { "PATCH" }),
+        )
+        .into_response(),
+    }
 }
 
 /// Name who goes in (the holder, before the event starts).

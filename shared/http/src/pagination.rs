@@ -17,10 +17,13 @@ const MAX_CURSOR_LEN: usize = 512;
 
 /// The raw list parameters, as found in the query string.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1 to 100 (default 20).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     /// Opaque cursor from a previous page's `next_cursor`.
+    #[param(max_length = 512)]
     pub cursor: Option<String>,
 }
 

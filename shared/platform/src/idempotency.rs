@@ -61,9 +61,18 @@ const MAX_STORED_BODY: usize = 1024 * 1024;
 #[derive(Clone, Copy)]
 struct Handled;
 
-/// The middleware (installed by `with_platform`).
+/// The middleware's state: the app, and which routes require a bearer
+/// token (from the OpenAPI document), so a malformed key on such a route
+/// without valid credentials is answered 401 first, as the route would.
+#[derive(Clone)]
+pub(crate) struct Guard {
+    pub state: AppState,
+    pub secured: std::sync::Arc<std::collections::HashSet<(Method, String)>>,
+}
+
+/// The middleware (installed by `with_platform` on matched routes only).
 pub(crate) async fn idempotency(
-    State(state): State<AppState>,
+    State(Guard { state, secured }): State<Guard>,
     req: Request,
     next: Next,
 ) -> Response {
@@ -73,7 +82,24 @@ pub(crate) async fn idempotency(
     let key = match key_of(req.headers()) {
         Ok(None) => return next.run(req).await,
         Ok(Some(key)) => key,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            let route = req
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            if secured.contains(&(req.method().clone(), route)) {
+                let authenticated = match bearer(req.headers()) {
+                    Bearer::Token(token) => state.auth.verifier().verify(&token).await.is_ok(),
+                    _ => false,
+                };
+                if !authenticated {
+                    return ApiError::unauthorized("a valid bearer token is required")
+                        .into_response();
+                }
+            }
+            return e.into_response();
+        }
     };
     let caller = match bearer(req.headers()) {
         Bearer::Absent => None,

@@ -26,8 +26,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn with_platform(
     routes: Router,
     state: &AppState,
-    openapi: utoipa::openapi::OpenApi,
+    mut openapi: utoipa::openapi::OpenApi,
 ) -> Router {
+    crate::openapi::standardize(&mut openapi);
+    let secured = std::sync::Arc::new(crate::openapi::secured_operations(&openapi));
     let openapi_json = openapi.to_json().unwrap_or_else(|_| "{}".into());
     let ops = Router::new()
         .route("/healthz", get(healthz))
@@ -42,6 +44,21 @@ pub fn with_platform(
         )
         .with_state(state.clone());
 
+    // Only requests that matched a route and method reach the idempotency
+    // middleware: an unknown route or method gets its 404/405 whatever its
+    // `Idempotency-Key`. (A router without routes, e.g. a worker's, has
+    // nothing to guard.)
+    let routes = if routes.has_routes() {
+        routes.route_layer(middleware::from_fn_with_state(
+            idempotency::Guard {
+                state: state.clone(),
+                secured,
+            },
+            idempotency::idempotency,
+        ))
+    } else {
+        routes
+    };
     routes
         .merge(ops)
         .fallback(|| async { ApiError::not_found("route") })
@@ -52,12 +69,8 @@ pub fn with_platform(
                 "this route does not accept that method",
             )
         })
-        // Innermost first: idempotency keys (after the body limit, so the
-        // bodies it buffers are bounded; inside metrics, so replays count).
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            idempotency::idempotency,
-        ))
+        // Idempotency keys (above) run inside the body limit, so the bodies
+        // they buffer are bounded, and inside metrics, so replays count.
         .layer(middleware::from_fn(metrics_layer::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(

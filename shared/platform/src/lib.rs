@@ -15,6 +15,7 @@ pub mod config;
 pub mod idempotency;
 mod layers;
 mod metrics_layer;
+pub mod openapi;
 pub mod rate_limit;
 pub mod scheduler;
 mod serve;
