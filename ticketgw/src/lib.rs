@@ -54,6 +54,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     for f in FUNCTIONS {
         doc.merge((f.openapi)());
     }
+    tg_platform::openapi::standardize(&mut doc);
     doc
 }
 
