@@ -19,7 +19,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 use tg_http::{ApiError, FieldError, Json, ProblemDoc};
 use tg_platform::{AppState, ClientIp, FunctionSpec, rate_limit};
-use tg_store::{NewLocalUser, RefreshOutcome, Role, User, UserStatus};
+use tg_store::{NewLocalUser, ProfilePatch, RefreshOutcome, Role, User, UserStatus};
 use utoipa::{OpenApi, ToSchema};
 use uuid::Uuid;
 
@@ -86,6 +86,11 @@ pub struct RegisterRequest {
     /// 12 to 128 characters.
     pub password: String,
     pub name: String,
+    /// The account's language for mails and the web app (`en` or `de`);
+    /// the request's `Accept-Language` when absent.
+    #[serde(default)]
+    #[schema(pattern = "^(en|de)$")]
+    pub language: Option<String>,
     /// Client CAPTCHA token (required when CAPTCHA is configured).
     #[serde(default)]
     pub captcha_token: Option<String>,
@@ -170,7 +175,6 @@ async fn register(
     Json(body): Json<RegisterRequest>,
 ) -> Result<Response, ApiError> {
     idp(&state)?;
-    let lang = page::Lang::from_headers(None, &headers).code().to_string();
     let issuer = tg_store::BUILTIN_ISSUER.to_string();
     rate_limit::check(
         state.store.as_ref(),
@@ -195,9 +199,18 @@ async fn register(
     if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
         errors.push(FieldError::new("name", "must be 1 to 100 characters"));
     }
+    if let Some(l) = &body.language
+        && !matches!(l.as_str(), "en" | "de")
+    {
+        errors.push(FieldError::new("language", "must be one of en, de"));
+    }
     if !errors.is_empty() {
         return Err(ApiError::validation(errors));
     }
+    let lang = body
+        .language
+        .clone()
+        .unwrap_or_else(|| page::Lang::from_headers(None, &headers).code().to_string());
     let email = email.unwrap_or_default();
     if let Some(c) = &state.captcha {
         c.verify(
@@ -219,6 +232,16 @@ async fn register(
             password_hash: hash,
             roles: vec![Role::User],
         })
+        .await?;
+    let user = state
+        .store
+        .update_profile(
+            user.id,
+            &ProfilePatch {
+                language: Some(lang.clone()),
+                ..ProfilePatch::default()
+            },
+        )
         .await?;
     tracing::info!(user_id = %user.id, "account registered");
     // The account exists either way; a mail that could not be queued is

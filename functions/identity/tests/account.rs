@@ -547,3 +547,38 @@ async fn password_reset_is_rate_limited_per_address_and_per_ip() {
     .await;
     assert_eq!(p["errors"][0]["field"], "email");
 }
+
+#[tokio::test]
+async fn registration_keeps_the_chosen_language_for_the_profile_and_the_mail() {
+    for s in setups(&[]).await {
+        let app = &s.app;
+        let p = problem(
+            app.post_json(
+                "/v1/auth/register",
+                &json!({"email": "fr@example.test", "password": PASSWORD, "name": "Fra", "language": "fr"}),
+            )
+            .await,
+            422,
+        )
+        .await;
+        assert_eq!(p["errors"][0]["field"], "language", "{p}");
+        let r = app
+            .post_json(
+                "/v1/auth/register",
+                &json!({"email": "greta@example.test", "password": PASSWORD, "name": "Greta", "language": "de"}),
+            )
+            .await;
+        assert_eq!(r.status(), 201);
+        let events = deliver(&s, "account.verification_requested").await;
+        assert_eq!(events.len(), 1, "the refused registration wrote nothing");
+        let mail = unqp(&mails(&s.mail_dir).pop().expect("a verification mail"));
+        assert!(mail.contains("E-Mail-Adresse"), "a German mail: {mail}");
+        let t: Value = login(app, "greta@example.test", PASSWORD)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let me = me(app, t["access_token"].as_str().unwrap()).await;
+        assert_eq!(me["language"], "de", "{me}");
+    }
+}
