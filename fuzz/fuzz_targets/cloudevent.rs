@@ -46,7 +46,10 @@ fuzz_target!(|data: &[u8]| {
         let is_structured = headers
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
-            .is_some_and(|v| v.to_ascii_lowercase().starts_with("application/cloudevents+json"));
+            .is_some_and(|v| {
+                v.to_ascii_lowercase()
+                    .starts_with("application/cloudevents+json")
+            });
         // Structured mode does not look at `datacontenttype`; binary mode
         // carries JSON data only. Events with another declared type are
         // accepted in structured mode and refused in binary mode (a known
@@ -68,7 +71,10 @@ fuzz_target!(|data: &[u8]| {
         if is_structured {
             // Structured extensions may be numbers or booleans; binary mode
             // carries every attribute as a string.
-            assert_eq!((&again.id, &again.source, &again.ty), (&ev.id, &ev.source, &ev.ty));
+            assert_eq!(
+                (&again.id, &again.source, &again.ty),
+                (&ev.id, &ev.source, &ev.ty)
+            );
         } else {
             // Without a Content-Type the data is JSON, which binary mode
             // then says explicitly.

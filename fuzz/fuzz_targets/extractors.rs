@@ -110,7 +110,10 @@ fn send(req: Request<Body>) -> Option<Value> {
     assert_eq!(v["status"], status.as_u16());
     if status == StatusCode::UNPROCESSABLE_ENTITY {
         let errors = v["errors"].as_array().expect("422 lists errors");
-        assert!(!errors.is_empty() && errors.iter().all(|e| e["field"].is_string()), "{v}");
+        assert!(
+            !errors.is_empty() && errors.iter().all(|e| e["field"].is_string()),
+            "{v}"
+        );
     }
     None
 }
@@ -156,7 +159,9 @@ fuzz_target!(|data: &[u8]| {
             if let Some(v) = send(req) {
                 let f: Filter = serde_json::from_value(v.clone()).expect("a filter");
                 let qs = serde_urlencoded_like(&f);
-                let req = Request::get(format!("/events?{qs}")).body(Body::empty()).expect("request");
+                let req = Request::get(format!("/events?{qs}"))
+                    .body(Body::empty())
+                    .expect("request");
                 let again = send(req).expect("re-sent query accepted");
                 assert_eq!(again, v, "query round trip");
             }

@@ -63,10 +63,11 @@ impl World {
 }
 
 static WORLD: LazyLock<World> = LazyLock::new(|| {
-    let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
-        .expect("keygen");
-    let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref())
-        .expect("pkcs8");
+    let pkcs8 =
+        EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+            .expect("keygen");
+    let pair =
+        EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).expect("pkcs8");
     let point = pair.public_key().as_ref().to_vec();
     let jwks = json!({"keys": [{"kty": "EC", "crv": "P-256", "x": b64(&point[1..33]),
         "y": b64(&point[33..65]), "kid": KID, "alg": "ES256", "use": "sig"}]});
@@ -125,11 +126,17 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(p["iss"], ISS);
         assert_eq!(c.iss, ISS);
         assert!(
-            p["aud"] == AUD || p["aud"].as_array().is_some_and(|a| a.iter().any(|x| x == AUD)),
+            p["aud"] == AUD
+                || p["aud"]
+                    .as_array()
+                    .is_some_and(|a| a.iter().any(|x| x == AUD)),
             "accepted without the audience"
         );
         let exp = p["exp"].as_f64().expect("accepted without a numeric exp");
-        assert!(exp + 60.0 >= chrono::Utc::now().timestamp() as f64, "accepted expired");
+        assert!(
+            exp + 60.0 >= chrono::Utc::now().timestamp() as f64,
+            "accepted expired"
+        );
     }
 
     // The genuine token, one character changed.

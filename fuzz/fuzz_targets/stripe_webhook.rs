@@ -36,7 +36,10 @@ fuzz_target!(|data: &[u8]| {
     let ts = NOW - 100 + (data.first().copied().unwrap_or(0) as i64);
     let sig = sign(SECRET, ts, body);
     let good = header(ts, std::slice::from_ref(&sig));
-    assert!(verify(&good, body, &secrets, NOW).is_ok(), "genuine signature refused");
+    assert!(
+        verify(&good, body, &secrets, NOW).is_ok(),
+        "genuine signature refused"
+    );
     if let [.., at, by] = data {
         if !body.is_empty() {
             let mut changed = body.to_vec();

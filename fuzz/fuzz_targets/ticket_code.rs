@@ -52,7 +52,8 @@ fuzz_target!(|data: &[u8]| {
         assert_eq!(code::verify(&genuine, &public), Ok(claims));
         let mut bytes = genuine.clone().into_bytes();
         let at = data[48] as usize % bytes.len();
-        const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
+        const ALPHABET: &[u8] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.=+/ ";
         let replacement = ALPHABET[data[49] as usize % ALPHABET.len()];
         if bytes[at] != replacement {
             bytes[at] = replacement;
