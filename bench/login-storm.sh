@@ -11,6 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LOGINS=${LOGINS:-1000}
+BIN_DIR=${BIN_DIR:-target/dist}   # target/debug for a quick look (dev profile)
 CLIENTS=${CLIENTS:-16}
 if [[ ${SKIP_BUILD:-0} != 1 ]]; then
   cargo build --profile dist -p identity -p ticketgw
@@ -70,6 +71,6 @@ run_one() { # <label> <binary> <registrations> <logins> [env...]
   kill "$pid"; wait "$pid" 2>/dev/null || true; rm -rf "$data"
 }
 
-run_one "identity, TICKETGW_PASSWORD_HASHING=1, $LOGINS logins" target/dist/identity 1 "$LOGINS" TICKETGW_PASSWORD_HASHING=1
-run_one "identity, TICKETGW_PASSWORD_HASHING=4, $LOGINS logins" target/dist/identity 1 "$LOGINS" TICKETGW_PASSWORD_HASHING=4
-run_one "ticketgw, 200 registrations + 200 logins" target/dist/ticketgw 200 200
+run_one "identity, TICKETGW_PASSWORD_HASHING=1, $LOGINS logins" "$BIN_DIR/identity" 1 "$LOGINS" TICKETGW_PASSWORD_HASHING=1
+run_one "identity, TICKETGW_PASSWORD_HASHING=4, $LOGINS logins" "$BIN_DIR/identity" 1 "$LOGINS" TICKETGW_PASSWORD_HASHING=4
+run_one "ticketgw, 200 registrations + 200 logins" "$BIN_DIR/ticketgw" 200 200
