@@ -77,7 +77,13 @@ impl Scope {
 pub trait Store:
     AccountStore
     + BookingStore
-    + EventStore + IdempotencyStore + PaymentStore + TicketStore + Send + Sync + 'static
+    + EventStore
+    + IdempotencyStore
+    + PaymentStore
+    + TicketStore
+    + Send
+    + Sync
+    + 'static
 {
     /// Which backend this is (`postgres` or `sqlite`), for logs and metrics.
     fn backend(&self) -> &'static str;
