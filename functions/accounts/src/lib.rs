@@ -84,6 +84,12 @@ impl ProfileView {
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateProfileRequest {
+    /// 1 to 100 characters, not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<String>, example = "+4930123456")]
@@ -91,6 +97,7 @@ pub struct UpdateProfileRequest {
     pub notify_email: Option<bool>,
     pub notify_sms: Option<bool>,
     /// Language of notifications: `en` or `de`.
+    #[schema(pattern = "^(en|de)$")]
     pub language: Option<String>,
 }
 

@@ -16,6 +16,7 @@ pub const MAX_ITEMS: usize = 20;
 pub struct CreateBookingRequest {
     pub event_id: Uuid,
     /// 1 to 20 distinct ticket types.
+    #[schema(min_items = 1, max_items = 20)]
     pub items: Vec<HoldItemRequest>,
     /// Required when the platform checks CAPTCHAs on bookings.
     #[serde(default)]

@@ -63,6 +63,7 @@ pub struct PasswordResetConfirm {
     /// The token from the link in the reset mail.
     pub token: String,
     /// The new password: 12 to 128 characters.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
 }
 

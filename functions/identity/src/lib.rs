@@ -84,7 +84,14 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 pub struct RegisterRequest {
     pub email: String,
     /// 12 to 128 characters.
+    #[schema(min_length = 12, max_length = 128)]
     pub password: String,
+    /// 1 to 100 characters, not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub name: String,
     /// The account's language for mails and the web app (`en` or `de`);
     /// the request's `Accept-Language` when absent.

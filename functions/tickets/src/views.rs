@@ -54,7 +54,12 @@ pub struct TicketList {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttendeeRequest {
-    /// 1 to 100 characters.
+    /// 1 to 100 characters, not blank, no control characters.
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub attendee_name: String,
 }
 
@@ -91,7 +96,7 @@ fn short_text(
 #[serde(deny_unknown_fields)]
 pub struct CheckinRequest {
     /// The ticket's code as read from the QR.
-    #[schema(max_length = 512)]
+    #[schema(min_length = 1, max_length = 512)]
     pub code: String,
     /// The gate scanning (up to 50 characters).
     #[serde(default)]
@@ -185,6 +190,7 @@ pub struct BatchRequest {
     #[serde(default)]
     pub event_id: Option<Uuid>,
     /// 1 to 500 scans.
+    #[schema(min_items = 1, max_items = 500)]
     pub scans: Vec<BatchScan>,
 }
 

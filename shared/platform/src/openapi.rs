@@ -9,11 +9,15 @@
 //! 422; a mutating one (which accepts `Idempotency-Key`) 409
 //! (`idempotency_in_progress`) and 422 (`idempotency_mismatch`). Each is a
 //! reference to one shared response in `components.responses`.
+//!
+//! A PATCH body names at least one field (every PATCH handler refuses an
+//! empty object with `validation_failed`), so the object schema a PATCH
+//! body refers to gets `minProperties: 1`.
 
 use std::collections::HashSet;
 
 use utoipa::openapi::path::{HttpMethod, Operation, ParameterIn};
-use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder};
+use utoipa::openapi::{ContentBuilder, OpenApi, Ref, RefOr, Response, ResponseBuilder, Schema};
 
 /// (status, component name, description).
 const SHARED: &[(&str, &str, &str)] = &[
@@ -124,7 +128,17 @@ pub fn standardize(doc: &mut OpenApi) {
             .schemas
             .insert("ProblemDoc".into(), tg_http::ProblemDoc::schema());
     }
+    let mut patch_bodies = Vec::new();
     for item in doc.paths.paths.values_mut() {
+        if let Some(body) = item.patch.as_ref().and_then(|op| op.request_body.as_ref()) {
+            for content in body.content.values() {
+                if let Some(RefOr::Ref(r)) = &content.schema
+                    && let Some(name) = r.ref_location.strip_prefix("#/components/schemas/")
+                {
+                    patch_bodies.push(name.to_string());
+                }
+            }
+        }
         for m in methods() {
             let Some(op) = operation_mut(item, &m) else {
                 continue;
@@ -159,6 +173,12 @@ pub fn standardize(doc: &mut OpenApi) {
                     );
                 }
             }
+        }
+    }
+    let components = doc.components.get_or_insert_with(Default::default);
+    for name in patch_bodies {
+        if let Some(RefOr::T(Schema::Object(o))) = components.schemas.get_mut(&name) {
+            o.min_properties.get_or_insert(1);
         }
     }
 }
