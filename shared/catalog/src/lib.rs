@@ -359,6 +359,7 @@ pub struct ListEventsQuery {
     /// Events starting at or before this time. RFC 3339.
     pub to: Option<DateTime<FixedOffset>>,
     /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
