@@ -191,6 +191,8 @@ async fn audit_log(
 #[into_params(parameter_in = Query)]
 pub struct ApplicationsQuery {
     pub status: Option<ApplicationStatus>,
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     pub cursor: Option<String>,
 }
