@@ -28,7 +28,7 @@ pub struct CreateBookingRequest {
 pub struct HoldItemRequest {
     pub ticket_type_id: Uuid,
     /// At least 1, at most the ticket type's `max_per_order`.
-    #[schema(minimum = 1, example = 2)]
+    #[schema(minimum = 1, maximum = 100, example = 2)]
     pub quantity: i64,
 }
 

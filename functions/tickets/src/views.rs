@@ -174,6 +174,7 @@ impl CheckinResult {
 #[derive(Debug, Clone, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchScan {
+    #[schema(min_length = 1, max_length = 512)]
     pub code: String,
     /// When the gate scanned it (RFC 3339 with offset).
     pub scanned_at: DateTime<FixedOffset>,

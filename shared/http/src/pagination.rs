@@ -17,6 +17,7 @@ const MAX_CURSOR_LEN: usize = 512;
 
 /// The raw list parameters, as found in the query string.
 #[derive(Debug, Clone, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Page size, 1 to 100 (default 20).
@@ -112,6 +113,13 @@ impl<T> Paged<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_list_parameters_are_refused() {
+        let ok: PageParams = serde_urlencoded::from_str("limit=5&cursor=abc").expect("known");
+        assert_eq!(ok.limit, Some(5));
+        assert!(serde_urlencoded::from_str::<PageParams>("limit=1&sort=name").is_err());
+    }
 
     #[test]
     fn cursor_round_trip() {
