@@ -100,10 +100,20 @@ pub struct CheckinRequest {
     pub code: String,
     /// The gate scanning (up to 50 characters).
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub gate: Option<String>,
     /// The scanner's id of this scan: a retry with the same nonce is
     /// answered as the first (up to 100 characters).
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub nonce: Option<String>,
     /// The event this door is for: a ticket of another event is refused
     /// (`wrong_event`).
@@ -179,6 +189,11 @@ pub struct BatchScan {
     /// When the gate scanned it (RFC 3339 with offset).
     pub scanned_at: DateTime<FixedOffset>,
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 100,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub nonce: Option<String>,
 }
 
@@ -187,6 +202,11 @@ pub struct BatchScan {
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     #[serde(default)]
+    #[schema(
+        min_length = 1,
+        max_length = 50,
+        pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
+    )]
     pub gate: Option<String>,
     #[serde(default)]
     pub event_id: Option<Uuid>,
