@@ -1,6 +1,6 @@
 "use client";
 import { useState } from "react";
-import { useTranslations } from "next-intl";
+import { useLocale, useTranslations } from "next-intl";
 import { browserApi, call, idempotencyKey } from "@/lib/api/browser";
 import { fieldErrors, type Problem } from "@/lib/problem";
 import { recaptchaToken } from "@/lib/recaptcha";
@@ -11,6 +11,7 @@ const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
 export function RegisterForm({ recaptchaSiteKey }: { recaptchaSiteKey: string | null }) {
   const t = useTranslations("account");
+  const locale = useLocale();
   const [values, setValues] = useState({ name: "", email: "", password: "" });
   const [local, setLocal] = useState<Record<string, string>>({});
   const [problem, setProblem] = useState<Problem | null>(null);
@@ -50,7 +51,13 @@ export function RegisterForm({ recaptchaSiteKey }: { recaptchaSiteKey: string | 
         const captcha_token = recaptchaSiteKey ? await recaptchaToken(recaptchaSiteKey, "register").catch(() => undefined) : undefined;
         const r = await call(() =>
           browserApi.POST("/v1/auth/register", {
-            body: { name: values.name.trim(), email: values.email.trim(), password: values.password, captcha_token },
+            body: {
+              name: values.name.trim(),
+              email: values.email.trim(),
+              password: values.password,
+              language: locale === "de" ? "de" : "en",
+              captcha_token,
+            },
             headers: { "Idempotency-Key": idempotencyKey() },
           }),
         );

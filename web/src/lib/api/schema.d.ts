@@ -943,7 +943,7 @@ export interface components {
             note?: string;
         };
         AttendeeRequest: {
-            /** @description 1 to 100 characters. */
+            /** @description 1 to 100 characters, not blank, no control characters. */
             attendee_name: string;
         };
         AuditEntry: {
@@ -1544,6 +1544,12 @@ export interface components {
             /** @description Client CAPTCHA token (required when CAPTCHA is configured). */
             captcha_token?: string | null;
             email: string;
+            /**
+             * @description The account's language for mails and the web app (`en` or `de`);
+             *     the request's `Accept-Language` when absent.
+             */
+            language?: string | null;
+            /** @description 1 to 100 characters, not blank, no control characters. */
             name: string;
             /** @description 12 to 128 characters. */
             password: string;
@@ -1701,6 +1707,7 @@ export interface components {
         UpdateProfileRequest: {
             /** @description Language of notifications: `en` or `de`. */
             language?: string | null;
+            /** @description 1 to 100 characters, not blank, no control characters. */
             name?: string | null;
             notify_email?: boolean | null;
             notify_sms?: boolean | null;
@@ -1733,7 +1740,89 @@ export interface components {
             received: boolean;
         };
     };
-    responses: never;
+    responses: {
+        /** @description Malformed request: a path id that is not a UUID, a bad query parameter or header (`invalid_path`, `invalid_query`, `invalid_json`, `invalid_idempotency_key`) */
+        BadRequest: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description The state does not allow it, or the same `Idempotency-Key` is still being processed (`idempotency_in_progress`, with `Retry-After`) */
+        Conflict: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description The caller lacks the role or the right (`forbidden`) */
+        Forbidden: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description No such resource the caller may see (`not_found`) */
+        NotFound: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description The body is larger than 64 KiB (`payload_too_large`) */
+        PayloadTooLarge: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description Missing, invalid or expired bearer token (`unauthorized`) */
+        Unauthorized: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description Storage or a dependency is unavailable; retry (`unavailable`) */
+        Unavailable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description Invalid fields, named in `errors: [{field, message}]` (`validation_failed`), or an `Idempotency-Key` reused for another request (`idempotency_mismatch`) */
+        Unprocessable: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+        /** @description The body is not `application/json` (`unsupported_media_type`) */
+        UnsupportedMediaType: {
+            headers: {
+                [name: string]: unknown;
+            };
+            content: {
+                "application/problem+json": components["schemas"]["ProblemDoc"];
+            };
+        };
+    };
     parameters: never;
     requestBodies: never;
     headers: never;
@@ -1759,18 +1848,20 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            503: components["responses"]["Unavailable"];
         };
     };
     audit_log: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Page size, 1 to 100 (default 20). */
-                limit: number | null;
+                limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
-                cursor: string | null;
+                cursor?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -1784,18 +1875,22 @@ export interface operations {
                     "application/json": components["schemas"]["Paged_AuditEntry"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
         };
     };
     list_users: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Page size, 1 to 100 (default 20). */
-                limit: number | null;
+                limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
-                cursor: string | null;
+                cursor?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -1809,6 +1904,8 @@ export interface operations {
                     "application/json": components["schemas"]["Paged_AdminUserView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not an admin */
             403: {
                 headers: {
@@ -1818,6 +1915,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     reinstate: {
@@ -1841,6 +1939,13 @@ export interface operations {
                     "application/json": components["schemas"]["AdminUserView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     set_roles: {
@@ -1868,6 +1973,9 @@ export interface operations {
                     "application/json": components["schemas"]["AdminUserView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such user */
             404: {
                 headers: {
@@ -1877,6 +1985,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     suspend: {
@@ -1900,6 +2013,13 @@ export interface operations {
                     "application/json": components["schemas"]["AdminUserView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     authorize: {
@@ -1959,6 +2079,7 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     authorize_submit: {
@@ -2008,6 +2129,9 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Email or password missing: the form with field errors (HTML) */
             422: {
                 headers: {
@@ -2026,6 +2150,7 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     end_session: {
@@ -2073,6 +2198,7 @@ export interface operations {
                     "text/html": unknown;
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     jwks: {
@@ -2093,6 +2219,8 @@ export interface operations {
                     "application/json": Record<string, never>;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            503: components["responses"]["Unavailable"];
         };
     };
     login: {
@@ -2117,6 +2245,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Wrong email or password (the same answer for both) */
             401: {
                 headers: {
@@ -2126,6 +2255,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             /** @description Too many attempts; see Retry-After */
             429: {
                 headers: {
@@ -2135,6 +2268,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     logout: {
@@ -2157,6 +2291,12 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     password_reset: {
@@ -2181,6 +2321,10 @@ export interface operations {
                     "application/json": components["schemas"]["AcceptedView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Not an email address */
             422: {
                 headers: {
@@ -2199,6 +2343,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     password_reset_confirm: {
@@ -2230,6 +2375,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description `validation_failed`: the password breaks the rules (`password`) */
             422: {
                 headers: {
@@ -2248,6 +2396,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     refresh: {
@@ -2272,6 +2421,7 @@ export interface operations {
                     "application/json": components["schemas"]["TokenResponse"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Invalid, expired, revoked or reused refresh token */
             401: {
                 headers: {
@@ -2281,6 +2431,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     register: {
@@ -2305,6 +2460,7 @@ export interface operations {
                     "application/json": components["schemas"]["AccountView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description The email is taken */
             409: {
                 headers: {
@@ -2314,6 +2470,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields */
             422: {
                 headers: {
@@ -2332,6 +2490,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     token: {
@@ -2365,6 +2524,11 @@ export interface operations {
                     "application/json": components["schemas"]["OAuthError"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     verify_email: {
@@ -2398,6 +2562,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             /** @description Too many attempts */
             429: {
                 headers: {
@@ -2407,6 +2575,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     resend_verification: {
@@ -2427,6 +2596,7 @@ export interface operations {
                     "application/json": components["schemas"]["EmailVerifiedView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description No or invalid token */
             401: {
                 headers: {
@@ -2436,6 +2606,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            403: components["responses"]["Forbidden"];
             /** @description Not an account of the built-in provider */
             404: {
                 headers: {
@@ -2445,6 +2616,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
             /** @description Too many requests; see Retry-After */
             429: {
                 headers: {
@@ -2454,6 +2627,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     create_booking: {
@@ -2499,6 +2673,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            403: components["responses"]["Forbidden"];
             /** @description No such published event */
             404: {
                 headers: {
@@ -2517,6 +2692,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid items */
             422: {
                 headers: {
@@ -2567,6 +2744,7 @@ export interface operations {
                     "application/json": components["schemas"]["BookingView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description No or invalid token */
             401: {
                 headers: {
@@ -2576,6 +2754,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            403: components["responses"]["Forbidden"];
             /** @description No such booking you may see */
             404: {
                 headers: {
@@ -2585,6 +2764,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     cancel_booking: {
@@ -2608,6 +2788,7 @@ export interface operations {
                     "application/json": components["schemas"]["BookingView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description No or invalid token */
             401: {
                 headers: {
@@ -2617,6 +2798,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            403: components["responses"]["Forbidden"];
             /** @description No such booking of yours */
             404: {
                 headers: {
@@ -2635,6 +2817,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     checkout: {
@@ -2658,6 +2842,9 @@ export interface operations {
                     "application/json": components["schemas"]["CheckoutView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such booking of yours */
             404: {
                 headers: {
@@ -2676,6 +2863,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            422: components["responses"]["Unprocessable"];
             /** @description The provider refused */
             502: {
                 headers: {
@@ -2717,6 +2905,9 @@ export interface operations {
                     "application/json": components["schemas"]["TicketList"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such booking you may see */
             404: {
                 headers: {
@@ -2726,6 +2917,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     checkin: {
@@ -2750,6 +2942,8 @@ export interface operations {
                     "application/json": components["schemas"]["CheckinResult"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description `forbidden`: the caller does not run the door of the code's event (or of `event_id`); nothing about the ticket is said */
             403: {
                 headers: {
@@ -2768,6 +2962,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description `invalid_signature`: forged or damaged code */
             422: {
                 headers: {
@@ -2777,6 +2973,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     checkin_batch: {
@@ -2801,6 +2998,8 @@ export interface operations {
                     "application/json": components["schemas"]["BatchResult"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description `forbidden`: a scan is for an event whose door the caller does not run (or `event_id` is); no scan was applied */
             403: {
                 headers: {
@@ -2810,6 +3009,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid batch */
             422: {
                 headers: {
@@ -2819,6 +3021,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     list_events: {
@@ -2860,6 +3063,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     create_event: {
@@ -2911,6 +3115,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
             /** @description Body over 64 KiB */
             413: {
                 headers: {
@@ -2920,6 +3125,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields */
             422: {
                 headers: {
@@ -2929,6 +3135,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     get_event: {
@@ -2970,6 +3177,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     update_event: {
@@ -2997,6 +3205,9 @@ export interface operations {
                     "application/json": components["schemas"]["EventView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event of yours */
             404: {
                 headers: {
@@ -3015,6 +3226,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields */
             422: {
                 headers: {
@@ -3024,19 +3237,21 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     event_bookings: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description Page size, 1 to 100 (default 20). */
+                limit?: number;
+                /** @description Opaque cursor from a previous page's `next_cursor`. */
+                cursor?: string;
+            };
             header?: never;
             path: {
                 /** @description Event id */
                 id: string;
-                /** @description Page size, 1 to 100 (default 20). */
-                limit: number | null;
-                /** @description Opaque cursor from a previous page's `next_cursor`. */
-                cursor: string | null;
             };
             cookie?: never;
         };
@@ -3051,6 +3266,7 @@ export interface operations {
                     "application/json": components["schemas"]["Paged_BookingView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description No or invalid token */
             401: {
                 headers: {
@@ -3078,6 +3294,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     cancel_event: {
@@ -3101,6 +3318,9 @@ export interface operations {
                     "application/json": components["schemas"]["EventView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event of yours */
             404: {
                 headers: {
@@ -3110,6 +3330,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     door: {
@@ -3133,6 +3356,9 @@ export interface operations {
                     "application/json": components["schemas"]["DoorView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event you run the door of */
             404: {
                 headers: {
@@ -3142,6 +3368,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     publish_event: {
@@ -3165,6 +3392,9 @@ export interface operations {
                     "application/json": components["schemas"]["EventView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event of yours */
             404: {
                 headers: {
@@ -3183,6 +3413,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     list_staff: {
@@ -3206,6 +3438,9 @@ export interface operations {
                     "application/json": components["schemas"]["StaffList"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event of yours */
             404: {
                 headers: {
@@ -3215,6 +3450,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     add_staff: {
@@ -3242,6 +3478,9 @@ export interface operations {
                     "application/json": components["schemas"]["StaffList"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event of yours, or no such user */
             404: {
                 headers: {
@@ -3251,6 +3490,11 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     remove_staff: {
@@ -3274,6 +3518,9 @@ export interface operations {
                 };
                 content?: never;
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event of yours, or not staff */
             404: {
                 headers: {
@@ -3283,6 +3530,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     ticket_key: {
@@ -3306,6 +3556,9 @@ export interface operations {
                     "application/json": components["schemas"]["TicketKeyView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event you run the door of; `no_ticket_key`: a draft (the key is made at publication) */
             404: {
                 headers: {
@@ -3315,6 +3568,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     add_ticket_type: {
@@ -3342,6 +3596,9 @@ export interface operations {
                     "application/json": components["schemas"]["TicketTypeView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such event of yours */
             404: {
                 headers: {
@@ -3360,6 +3617,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields (including a currency other than the event's) */
             422: {
                 headers: {
@@ -3369,6 +3628,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     update_ticket_type: {
@@ -3398,6 +3658,9 @@ export interface operations {
                     "application/json": components["schemas"]["TicketTypeView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such ticket type of yours */
             404: {
                 headers: {
@@ -3416,6 +3679,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields */
             422: {
                 headers: {
@@ -3425,6 +3690,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     me: {
@@ -3445,6 +3711,7 @@ export interface operations {
                     "application/json": components["schemas"]["ProfileView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description No or invalid token */
             401: {
                 headers: {
@@ -3454,6 +3721,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
         };
     };
     update_me: {
@@ -3478,6 +3747,12 @@ export interface operations {
                     "application/json": components["schemas"]["ProfileView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid fields */
             422: {
                 headers: {
@@ -3487,18 +3762,19 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     my_bookings: {
         parameters: {
-            query?: never;
-            header?: never;
-            path: {
+            query?: {
                 /** @description Page size, 1 to 100 (default 20). */
-                limit: number | null;
+                limit?: number;
                 /** @description Opaque cursor from a previous page's `next_cursor`. */
-                cursor: string | null;
+                cursor?: string;
             };
+            header?: never;
+            path?: never;
             cookie?: never;
         };
         requestBody?: never;
@@ -3530,12 +3806,15 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
         };
     };
     list_applications: {
         parameters: {
             query?: {
                 status?: components["schemas"]["ApplicationStatus"];
+                /** @description 1 to 100, default 20. */
                 limit?: number;
                 cursor?: string;
             };
@@ -3554,6 +3833,10 @@ export interface operations {
                     "application/json": components["schemas"]["Paged_OrganizerApplication"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            503: components["responses"]["Unavailable"];
         };
     };
     apply: {
@@ -3578,6 +3861,9 @@ export interface operations {
                     "application/json": components["schemas"]["OrganizerApplication"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description Already pending, or already an organizer */
             409: {
                 headers: {
@@ -3587,6 +3873,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     approve: {
@@ -3610,6 +3900,10 @@ export interface operations {
                     "application/json": components["schemas"]["OrganizerApplication"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
             /** @description Already decided */
             409: {
                 headers: {
@@ -3619,6 +3913,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     reject: {
@@ -3642,6 +3938,13 @@ export interface operations {
                     "application/json": components["schemas"]["OrganizerApplication"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
+            404: components["responses"]["NotFound"];
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     simulated_fail: {
@@ -3665,6 +3968,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookReply"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Not in local mode, or no such payment */
             404: {
                 headers: {
@@ -3674,6 +3978,9 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     simulated_succeed: {
@@ -3697,6 +4004,7 @@ export interface operations {
                     "application/json": components["schemas"]["WebhookReply"];
                 };
             };
+            400: components["responses"]["BadRequest"];
             /** @description Not in local mode, or no such payment */
             404: {
                 headers: {
@@ -3715,6 +4023,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            422: components["responses"]["Unprocessable"];
+            503: components["responses"]["Unavailable"];
         };
     };
     webhook: {
@@ -3761,6 +4071,10 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            409: components["responses"]["Conflict"];
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
+            422: components["responses"]["Unprocessable"];
             /** @description Not ready for this event yet: deliver again */
             503: {
                 headers: {
@@ -3793,6 +4107,9 @@ export interface operations {
                     "application/json": components["schemas"]["PaymentView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such payment you may see */
             404: {
                 headers: {
@@ -3802,6 +4119,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     refund: {
@@ -3829,6 +4147,8 @@ export interface operations {
                     "application/json": components["schemas"]["RefundView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
             /** @description Not an organizer */
             403: {
                 headers: {
@@ -3856,6 +4176,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid amount */
             422: {
                 headers: {
@@ -3865,6 +4187,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     set_attendee: {
@@ -3892,6 +4215,9 @@ export interface operations {
                     "application/json": components["schemas"]["TicketView"];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such ticket of yours */
             404: {
                 headers: {
@@ -3910,6 +4236,8 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            413: components["responses"]["PayloadTooLarge"];
+            415: components["responses"]["UnsupportedMediaType"];
             /** @description Invalid name */
             422: {
                 headers: {
@@ -3919,6 +4247,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     ticket_file: {
@@ -3942,6 +4271,9 @@ export interface operations {
                     "application/pdf": number[];
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such ticket you may see */
             404: {
                 headers: {
@@ -3951,6 +4283,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
     ticket_qr: {
@@ -3974,6 +4307,9 @@ export interface operations {
                     "image/svg+xml": string;
                 };
             };
+            400: components["responses"]["BadRequest"];
+            401: components["responses"]["Unauthorized"];
+            403: components["responses"]["Forbidden"];
             /** @description No such ticket you may see */
             404: {
                 headers: {
@@ -3983,6 +4319,7 @@ export interface operations {
                     "application/problem+json": components["schemas"]["ProblemDoc"];
                 };
             };
+            503: components["responses"]["Unavailable"];
         };
     };
 }
