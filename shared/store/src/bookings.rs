@@ -819,4 +819,68 @@ mod tests {
         let m = per_key([(3, 1), (1, 2), (3, 4)]);
         assert_eq!(m.into_iter().collect::<Vec<_>>(), vec![(1, 2), (3, 5)]);
     }
+
+    #[test]
+    fn hold_refusals_carry_their_client_facing_codes() {
+        match sold_out("Standing") {
+            StoreError::Conflict { code, detail } => {
+                assert_eq!(code, "sold_out");
+                assert!(detail.contains("`Standing`"), "{detail}");
+            }
+            e => panic!("{e:?}"),
+        }
+        match cap_reached(6) {
+            StoreError::Conflict { code, detail } => {
+                assert_eq!(code, "hold_limit_reached");
+                assert!(detail.contains("at most 6 "), "{detail}");
+            }
+            e => panic!("{e:?}"),
+        }
+    }
+
+    #[test]
+    #[allow(clippy::unwrap_used)]
+    fn booking_event_data() {
+        use crate::BookingItem;
+        let t = DateTime::<Utc>::UNIX_EPOCH;
+        let b = Booking {
+            id: Uuid::from_u128(1),
+            event_id: Uuid::from_u128(2),
+            organizer_id: Uuid::from_u128(3),
+            user_id: Uuid::from_u128(4),
+            status: BookingStatus::Held,
+            quantity: 3,
+            total_cents: 2500,
+            currency: Currency::parse("EUR").unwrap(),
+            expires_at: t,
+            created_at: t,
+            updated_at: t,
+            confirmed_at: None,
+            closed_at: None,
+            items: vec![BookingItem {
+                ticket_type_id: Uuid::from_u128(5),
+                name: "Standing".into(),
+                quantity: 3,
+                unit_price_cents: 833,
+            }],
+        };
+        assert_eq!(
+            event_data(&b),
+            serde_json::json!({
+                "booking_id": Uuid::from_u128(1),
+                "event_id": Uuid::from_u128(2),
+                "user_id": Uuid::from_u128(4),
+                "status": "held",
+                "quantity": 3,
+                "total_cents": 2500,
+                "currency": "EUR",
+                "expires_at": t,
+                "items": [{
+                    "ticket_type_id": Uuid::from_u128(5),
+                    "quantity": 3,
+                    "unit_price_cents": 833,
+                }],
+            })
+        );
+    }
 }

@@ -13,8 +13,8 @@ use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
 use crate::{
-    Booking, Currency, EventOutcome, NewPayment, Payment, PaymentState, ProviderEvent, Refund,
-    RefundResult, RefundState, SimulatedPayment, StoreError, StoreResult,
+    Booking, Currency, EventOutcome, NewPayment, Payment, PaymentSignal, PaymentState,
+    ProviderEvent, Refund, RefundResult, RefundState, SimulatedPayment, StoreError, StoreResult,
 };
 
 #[async_trait]
@@ -169,6 +169,44 @@ pub(crate) fn refund_data(p: &Payment, amount: i64, full: bool) -> serde_json::V
     })
 }
 
+/// Whether a provider event about `pay` is older than what we know (it is
+/// then recorded as stale and changes nothing): the payment state only moves
+/// forward ([`PaymentState::rank`]). Among failures and retries (rank 1) the
+/// newest the provider reports wins, judged by `occurred` against the
+/// payment's `last_event_at`; a refund is stale unless it raises the
+/// refunded total, and nothing about refunds moves a disputed payment.
+pub(crate) fn is_stale(
+    signal: &PaymentSignal,
+    pay: &Payment,
+    last_event_at: Option<DateTime<Utc>>,
+    occurred: DateTime<Utc>,
+) -> bool {
+    use PaymentSignal as S;
+    use PaymentState as P;
+    match signal {
+        S::Processing | S::Failed(_) | S::Canceled => {
+            pay.status.rank() > 1 || last_event_at.is_some_and(|t| occurred < t)
+        }
+        S::Succeeded => pay.status.rank() >= 2,
+        S::Refunded { amount_refunded } => {
+            pay.status == P::Disputed
+                || (matches!(pay.status, P::PartiallyRefunded | P::Refunded)
+                    && *amount_refunded <= pay.refunded_cents)
+        }
+        S::Disputed => pay.status == P::Disputed,
+    }
+}
+
+/// A refund or dispute can only be about money that was taken: arriving
+/// before the success event, it implies it (the payment is marked succeeded
+/// and the booking confirmed first).
+pub(crate) fn implies_success(signal: &PaymentSignal, status: PaymentState) -> bool {
+    matches!(
+        signal,
+        PaymentSignal::Refunded { .. } | PaymentSignal::Disputed
+    ) && !status.is_paid()
+}
+
 /// Expands to `impl PaymentStore for $store` (after `bookings_impl!`, whose
 /// helpers it uses).
 macro_rules! payments_impl {
@@ -267,21 +305,8 @@ macro_rules! payments_impl {
                     .fetch_one(&mut *tx)
                     .await?;
                 let occurred = $crate::model::truncate_micros(ev.occurred_at);
-                let stale = match &ev.signal {
-                    // Among failures and retries, the newest the provider reports wins.
-                    S::Processing | S::Failed(_) | S::Canceled => {
-                        pay.status.rank() > 1 || last_event_at.is_some_and(|t| occurred < t)
-                    }
-                    S::Succeeded => pay.status.rank() >= 2,
-                    S::Refunded { amount_refunded } => {
-                        pay.status == P::Disputed
-                            || (matches!(pay.status, P::PartiallyRefunded | P::Refunded) && *amount_refunded <= pay.refunded_cents)
-                    }
-                    S::Disputed => pay.status == P::Disputed,
-                };
-                // A refund or dispute can only be about money that was taken:
-                // arriving before the success event, it implies it.
-                let implied_success = matches!(ev.signal, S::Refunded { .. } | S::Disputed) && !pay.status.is_paid();
+                let stale = $crate::payments::is_stale(&ev.signal, &pay, last_event_at, occurred);
+                let implied_success = $crate::payments::implies_success(&ev.signal, pay.status);
                 if stale {
                     sqlx::query("UPDATE payment_events SET outcome = 'stale' WHERE provider = $1 AND event_id = $2")
                         .bind(&ev.provider)
@@ -688,3 +713,177 @@ macro_rules! payments_impl {
 }
 
 pub(crate) use payments_impl;
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use chrono::Duration;
+
+    fn payment(status: PaymentState, amount: i64, refunded: i64) -> Payment {
+        let t = DateTime::<Utc>::UNIX_EPOCH;
+        Payment {
+            id: Uuid::nil(),
+            booking_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            event_id: Uuid::nil(),
+            organizer_id: Uuid::nil(),
+            provider: "fake".into(),
+            provider_payment_id: "pi_1".into(),
+            status,
+            amount_cents: amount,
+            refunded_cents: refunded,
+            currency: Currency::parse("EUR").unwrap(),
+            client_secret: None,
+            redirect_url: None,
+            last_error: None,
+            created_at: t,
+            updated_at: t,
+            succeeded_at: None,
+        }
+    }
+
+    const RETRY_SIGNALS: [PaymentSignal; 3] = [
+        PaymentSignal::Processing,
+        PaymentSignal::Failed(None),
+        PaymentSignal::Canceled,
+    ];
+
+    #[test]
+    fn failures_and_retries_never_undo_money_taken() {
+        let now = Utc::now();
+        for signal in &RETRY_SIGNALS {
+            for status in PaymentState::ALL {
+                let stale = is_stale(signal, &payment(status, 1000, 0), None, now);
+                assert_eq!(stale, status.rank() > 1, "{signal:?} on {status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn among_retries_the_newest_provider_event_wins() {
+        let last = Utc::now();
+        let pay = payment(PaymentState::Failed, 1000, 0);
+        for signal in &RETRY_SIGNALS {
+            // Older than the newest event applied: stale.
+            assert!(is_stale(
+                signal,
+                &pay,
+                Some(last),
+                last - Duration::seconds(1)
+            ));
+            // Same instant or newer: applied.
+            assert!(!is_stale(signal, &pay, Some(last), last));
+            assert!(!is_stale(
+                signal,
+                &pay,
+                Some(last),
+                last + Duration::seconds(1)
+            ));
+            // No event applied yet: applied.
+            assert!(!is_stale(signal, &pay, None, last - Duration::days(1)));
+        }
+    }
+
+    #[test]
+    fn success_is_applied_once_and_only_before_money_was_taken() {
+        let now = Utc::now();
+        for status in PaymentState::ALL {
+            let stale = is_stale(
+                &PaymentSignal::Succeeded,
+                &payment(status, 1000, 0),
+                Some(now + Duration::days(1)),
+                now,
+            );
+            assert_eq!(stale, status.is_paid(), "{status:?}");
+        }
+    }
+
+    #[test]
+    fn refunds_only_count_when_they_raise_the_refunded_total() {
+        let now = Utc::now();
+        let refunded = |amount_refunded| PaymentSignal::Refunded { amount_refunded };
+        for status in [PaymentState::PartiallyRefunded, PaymentState::Refunded] {
+            let pay = payment(status, 1000, 400);
+            assert!(is_stale(&refunded(300), &pay, None, now), "{status:?}");
+            assert!(is_stale(&refunded(400), &pay, None, now), "{status:?}");
+            assert!(!is_stale(&refunded(401), &pay, None, now), "{status:?}");
+        }
+        // Before any refund was recorded, even a small total is news.
+        for status in [
+            PaymentState::RequiresPayment,
+            PaymentState::Processing,
+            PaymentState::Failed,
+            PaymentState::Canceled,
+            PaymentState::Succeeded,
+        ] {
+            assert!(!is_stale(
+                &refunded(1),
+                &payment(status, 1000, 0),
+                None,
+                now
+            ));
+        }
+        // A disputed payment is left to the dispute.
+        let disputed = payment(PaymentState::Disputed, 1000, 0);
+        assert!(is_stale(&refunded(1000), &disputed, None, now));
+    }
+
+    #[test]
+    fn a_dispute_is_applied_once() {
+        let now = Utc::now();
+        for status in PaymentState::ALL {
+            let stale = is_stale(
+                &PaymentSignal::Disputed,
+                &payment(status, 1000, 1000),
+                None,
+                now,
+            );
+            assert_eq!(stale, status == PaymentState::Disputed, "{status:?}");
+        }
+    }
+
+    #[test]
+    fn refunds_and_disputes_imply_the_success_they_are_about() {
+        for status in PaymentState::ALL {
+            for signal in [
+                PaymentSignal::Refunded {
+                    amount_refunded: 100,
+                },
+                PaymentSignal::Disputed,
+            ] {
+                assert_eq!(
+                    implies_success(&signal, status),
+                    !status.is_paid(),
+                    "{signal:?} on {status:?}"
+                );
+            }
+            for signal in RETRY_SIGNALS.iter().chain([&PaymentSignal::Succeeded]) {
+                assert!(!implies_success(signal, status), "{signal:?} on {status:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn refund_event_data() {
+        let mut pay = payment(PaymentState::PartiallyRefunded, 1000, 300);
+        pay.id = Uuid::from_u128(1);
+        pay.booking_id = Uuid::from_u128(2);
+        pay.event_id = Uuid::from_u128(3);
+        pay.user_id = Uuid::from_u128(4);
+        assert_eq!(
+            refund_data(&pay, 300, false),
+            serde_json::json!({
+                "payment_id": Uuid::from_u128(1),
+                "booking_id": Uuid::from_u128(2),
+                "event_id": Uuid::from_u128(3),
+                "user_id": Uuid::from_u128(4),
+                "amount_cents": 300,
+                "refunded_cents": 300,
+                "currency": "EUR",
+                "full": false,
+            })
+        );
+    }
+}

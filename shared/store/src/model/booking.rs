@@ -129,3 +129,70 @@ pub struct OutboxEvent {
 
 /// CloudEvents `source` of events about bookings.
 pub const BOOKINGS_SOURCE: &str = "/ticketgw/bookings";
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+    use chrono::Duration;
+
+    #[test]
+    fn booking_statuses_round_trip_through_their_stored_names() {
+        let names: Vec<&str> = BookingStatus::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            ["held", "confirmed", "expired", "cancelled", "refunded"]
+        );
+        for s in BookingStatus::ALL {
+            assert_eq!(BookingStatus::parse(s.as_str()), Some(s));
+        }
+        for bad in ["", "xyzzy", "Held", "canceled"] {
+            assert_eq!(BookingStatus::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    fn booking(status: BookingStatus, expires_at: DateTime<Utc>) -> Booking {
+        Booking {
+            id: Uuid::nil(),
+            event_id: Uuid::nil(),
+            organizer_id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            status,
+            quantity: 1,
+            total_cents: 1000,
+            currency: Currency::parse("EUR").unwrap(),
+            expires_at,
+            created_at: expires_at,
+            updated_at: expires_at,
+            confirmed_at: None,
+            closed_at: None,
+            items: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn a_hold_is_expired_from_its_expiry_instant() {
+        let now = Utc::now();
+        let held = |expires_at| booking(BookingStatus::Held, expires_at);
+        let second = Duration::seconds(1);
+        assert_eq!(
+            held(now + second).effective_status(now),
+            BookingStatus::Held
+        );
+        assert_eq!(held(now).effective_status(now), BookingStatus::Expired);
+        assert_eq!(
+            held(now - second).effective_status(now),
+            BookingStatus::Expired
+        );
+        // Other statuses are final whatever the clock says.
+        for status in BookingStatus::ALL {
+            if status == BookingStatus::Held {
+                continue;
+            }
+            for expires_at in [now - second, now + second] {
+                assert_eq!(booking(status, expires_at).effective_status(now), status);
+            }
+        }
+    }
+}

@@ -232,3 +232,90 @@ pub struct SimulatedPayment {
 
 /// CloudEvents `source` of events about payments.
 pub const PAYMENTS_SOURCE: &str = "/ticketgw/payments";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payment_states_round_trip_through_their_stored_names() {
+        let names: Vec<&str> = PaymentState::ALL.iter().map(|s| s.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "requires_payment",
+                "processing",
+                "failed",
+                "canceled",
+                "succeeded",
+                "partially_refunded",
+                "refunded",
+                "disputed"
+            ]
+        );
+        for s in PaymentState::ALL {
+            assert_eq!(PaymentState::parse(s.as_str()), Some(s));
+            // The stored name is the serde name the API shows.
+            assert_eq!(
+                serde_json::to_value(s).ok(),
+                Some(serde_json::Value::from(s.as_str()))
+            );
+        }
+        for bad in ["", "xyzzy", "Succeeded", "succeeded "] {
+            assert_eq!(PaymentState::parse(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn payment_states_only_move_forward() {
+        use PaymentState as P;
+        let ranks: Vec<u8> = P::ALL.iter().map(|s| s.rank()).collect();
+        assert_eq!(ranks, [0, 1, 1, 1, 2, 3, 4, 5]);
+        let paid: Vec<P> = P::ALL.into_iter().filter(|s| s.is_paid()).collect();
+        assert_eq!(
+            paid,
+            [P::Succeeded, P::PartiallyRefunded, P::Refunded, P::Disputed]
+        );
+    }
+
+    #[test]
+    fn signal_kinds() {
+        let kinds: Vec<&str> = [
+            PaymentSignal::Processing,
+            PaymentSignal::Succeeded,
+            PaymentSignal::Failed(Some("card_declined".into())),
+            PaymentSignal::Canceled,
+            PaymentSignal::Refunded { amount_refunded: 1 },
+            PaymentSignal::Disputed,
+        ]
+        .iter()
+        .map(PaymentSignal::kind)
+        .collect();
+        assert_eq!(
+            kinds,
+            [
+                "processing",
+                "succeeded",
+                "failed",
+                "canceled",
+                "refunded",
+                "disputed"
+            ]
+        );
+    }
+
+    #[test]
+    fn refund_states_round_trip_through_their_stored_names() {
+        for (s, name) in [
+            (RefundState::Pending, "pending"),
+            (RefundState::Succeeded, "succeeded"),
+            (RefundState::Failed, "failed"),
+        ] {
+            assert_eq!(s.as_str(), name);
+            assert_eq!(RefundState::parse(name), Some(s));
+        }
+        for bad in ["", "xyzzy", "Pending"] {
+            assert_eq!(RefundState::parse(bad), None, "{bad:?}");
+        }
+    }
+}
