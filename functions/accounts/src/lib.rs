@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use tg_auth::Caller;
 use tg_http::{ApiError, FieldError, Json, ProblemDoc};
 use tg_platform::{AppState, FunctionSpec};
@@ -90,23 +90,27 @@ pub struct UpdateProfileRequest {
         max_length = 100,
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "tg_http::patch::nullable")]
     #[schema(value_type = Option<String>, example = "+4930123456")]
     pub phone: Option<Option<String>>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub notify_email: Option<bool>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub notify_sms: Option<bool>,
     /// Language of notifications: `en` or `de`.
     #[schema(pattern = "^(en|de)$")]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub language: Option<String>,
 }
 
 /// Languages the notification templates exist in.
 pub const LANGUAGES: [&str; 2] = ["en", "de"];
-
-fn nullable<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(Some)
-}
 
 /// `+` then 8 to 15 digits, the first not 0 (ITU-T E.164).
 pub fn is_e164(s: &str) -> bool {

@@ -4,7 +4,7 @@
 mod validate;
 
 use chrono::{DateTime, FixedOffset, Utc};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use tg_http::ApiError;
 use tg_store::{
     Event, EventPatch, EventStatus, NewEvent, NewTicketType, TicketType, TicketTypePatch,
@@ -203,36 +203,54 @@ pub struct UpdateEventRequest {
         max_length = 200,
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub title: Option<String>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub description: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 200,
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub venue: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 100,
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub city: Option<String>,
     #[schema(
         min_length = 1,
         max_length = 50,
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub category: Option<String>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub timezone: Option<String>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "tg_http::patch::nullable")]
     #[schema(value_type = Option<String>)]
     pub image_url: Option<Option<String>>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub starts_at: Option<DateTime<FixedOffset>>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub ends_at: Option<DateTime<FixedOffset>>,
     #[schema(minimum = 1, maximum = 60)]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub hold_minutes: Option<i32>,
     /// `null` removes buyer refunds.
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "tg_http::patch::nullable")]
     #[schema(value_type = Option<i32>)]
     pub refund_cutoff_hours: Option<Option<i32>>,
 }
@@ -280,13 +298,16 @@ pub struct CreateTicketTypeRequest {
     )]
     pub name: String,
     /// Minor units, 0 (free) or more.
+    #[schema(minimum = 0, maximum = 10_000_000_000_i64)]
     pub price_cents: i64,
     /// ISO 4217; every ticket type of an event uses the same currency.
-    #[schema(example = "EUR")]
+    #[schema(value_type = tg_store::Currency)]
     pub currency: String,
+    #[schema(minimum = 0, maximum = 10_000_000)]
     pub capacity: i64,
     /// 1 to 100 (default 10).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 100)]
     pub max_per_order: Option<i32>,
     #[serde(default)]
     pub sales_start: Option<DateTime<FixedOffset>>,
@@ -336,14 +357,22 @@ pub struct UpdateTicketTypeRequest {
         max_length = 100,
         pattern = "^[^\\x00-\\x1f\\x7f-\\x9f]*[^\\s\\x00-\\x1f\\x7f-\\x9f][^\\x00-\\x1f\\x7f-\\x9f]*$"
     )]
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false)]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false, minimum = 0, maximum = 10_000_000_000_i64)]
     pub price_cents: Option<i64>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false, minimum = 0, maximum = 10_000_000)]
     pub capacity: Option<i64>,
+    #[serde(default, deserialize_with = "tg_http::patch::present")]
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
     pub max_per_order: Option<i32>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "tg_http::patch::nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub sales_start: Option<Option<DateTime<FixedOffset>>>,
-    #[serde(default, deserialize_with = "nullable")]
+    #[serde(default, deserialize_with = "tg_http::patch::nullable")]
     #[schema(value_type = Option<DateTime<Utc>>)]
     pub sales_end: Option<Option<DateTime<FixedOffset>>>,
 }
@@ -379,15 +408,6 @@ impl UpdateTicketTypeRequest {
         c.finish()?;
         Ok(patch)
     }
-}
-
-/// `null` -> `Some(None)`, absent -> `None` (with `#[serde(default)]`).
-fn nullable<'de, D, T>(d: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(d).map(Some)
 }
 
 /// `GET /v1/events` filters.

@@ -5,11 +5,13 @@
 //! * [`Json`], [`Path`], [`Query`]: strict extractors whose rejections are
 //!   problem+json naming the offending field, never axum's plain-text bodies.
 //! * [`pagination`]: `?limit=&cursor=` parsing and opaque cursors.
+//! * [`patch`]: deserializers telling an absent PATCH field from `null`.
 //! * [`Secret`]: a wrapper whose `Debug` never prints the value.
 
 mod error;
 mod extract;
 pub mod pagination;
+pub mod patch;
 mod secret;
 
 pub use error::{ApiError, FieldError, PROBLEM_JSON, ProblemDoc};
