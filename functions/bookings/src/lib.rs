@@ -107,7 +107,8 @@ fn metrics_shed() {
     tag = "bookings",
     request_body = CreateBookingRequest,
     security(("bearer" = [])),
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retry safely: the first response is replayed")),
+    params(("Idempotency-Key" = Option<String>, Header, nullable = false, min_length = 1, max_length = 255, pattern = "^[!-~]+$",
+        description = "Retry safely: the first response is replayed. 1 to 255 visible ASCII characters.")),
     responses(
         (status = 201, description = "The held booking", body = BookingView),
         (status = 400, description = "Malformed JSON or a failed CAPTCHA", body = ProblemDoc, content_type = "application/problem+json"),

@@ -1,11 +1,29 @@
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{ObjectBuilder, Schema, SchemaType, Type};
+use utoipa::{PartialSchema, ToSchema};
 
 /// An active ISO 4217 currency code (upper case), e.g. `EUR`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-#[schema(value_type = String, example = "EUR")]
 pub struct Currency(String);
+
+/// The schema lists the codes the server accepts, so that a client (and a
+/// contract test) knows `XYZ` is refused before it sends it.
+impl PartialSchema for Currency {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::Type(Type::String))
+            .description(Some(
+                "An active ISO 4217 currency code (upper case), e.g. `EUR`.",
+            ))
+            .enum_values(Some(CODES.iter().map(|(c, _)| *c)))
+            .examples([serde_json::json!("EUR")])
+            .into()
+    }
+}
+
+impl ToSchema for Currency {}
 
 impl Currency {
     /// Parses an ISO 4217 code; lower case is accepted and normalised.

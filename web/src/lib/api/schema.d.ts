@@ -1147,11 +1147,8 @@ export interface components {
         CreateTicketTypeRequest: {
             /** Format: int64 */
             capacity: number;
-            /**
-             * @description ISO 4217; every ticket type of an event uses the same currency.
-             * @example EUR
-             */
-            currency: string;
+            /** @description ISO 4217; every ticket type of an event uses the same currency. */
+            currency: components["schemas"]["Currency"];
             /**
              * Format: int32
              * @description 1 to 100 (default 10).
@@ -1168,6 +1165,12 @@ export interface components {
             /** Format: date-time */
             sales_start?: string | null;
         };
+        /**
+         * @description An active ISO 4217 currency code (upper case), e.g. `EUR`.
+         * @example EUR
+         * @enum {string}
+         */
+        Currency: "AED" | "AFN" | "ALL" | "AMD" | "AOA" | "ARS" | "AUD" | "AWG" | "AZN" | "BAM" | "BBD" | "BDT" | "BGN" | "BHD" | "BIF" | "BMD" | "BND" | "BOB" | "BRL" | "BSD" | "BTN" | "BWP" | "BYN" | "BZD" | "CAD" | "CDF" | "CHF" | "CLP" | "CNY" | "COP" | "CRC" | "CUP" | "CVE" | "CZK" | "DJF" | "DKK" | "DOP" | "DZD" | "EGP" | "ERN" | "ETB" | "EUR" | "FJD" | "FKP" | "GBP" | "GEL" | "GHS" | "GIP" | "GMD" | "GNF" | "GTQ" | "GYD" | "HKD" | "HNL" | "HTG" | "HUF" | "IDR" | "ILS" | "INR" | "IQD" | "IRR" | "ISK" | "JMD" | "JOD" | "JPY" | "KES" | "KGS" | "KHR" | "KMF" | "KPW" | "KRW" | "KWD" | "KYD" | "KZT" | "LAK" | "LBP" | "LKR" | "LRD" | "LSL" | "LYD" | "MAD" | "MDL" | "MGA" | "MKD" | "MMK" | "MNT" | "MOP" | "MRU" | "MUR" | "MVR" | "MWK" | "MXN" | "MYR" | "MZN" | "NAD" | "NGN" | "NIO" | "NOK" | "NPR" | "NZD" | "OMR" | "PAB" | "PEN" | "PGK" | "PHP" | "PKR" | "PLN" | "PYG" | "QAR" | "RON" | "RSD" | "RUB" | "RWF" | "SAR" | "SBD" | "SCR" | "SDG" | "SEK" | "SGD" | "SHP" | "SLE" | "SOS" | "SRD" | "SSP" | "STN" | "SVC" | "SYP" | "SZL" | "THB" | "TJS" | "TMT" | "TND" | "TOP" | "TRY" | "TTD" | "TWD" | "TZS" | "UAH" | "UGX" | "USD" | "UYU" | "UYW" | "UZS" | "VES" | "VND" | "VUV" | "WST" | "XAF" | "XCD" | "XCG" | "XOF" | "XPF" | "YER" | "ZAR" | "ZMW" | "ZWG";
         DoorTypeView: {
             /** @description Checked in per gate (`""`: no gate named). */
             by_gate: {
@@ -1448,6 +1451,11 @@ export interface components {
             token: string;
         };
         PasswordResetRequest: {
+            /**
+             * @description An email address: 3 to 254 characters, no whitespace or control
+             *     characters inside, a domain with a dot (surrounding whitespace is
+             *     trimmed; the address is stored in lower case).
+             */
             email: string;
         };
         /**
@@ -1543,6 +1551,11 @@ export interface components {
         RegisterRequest: {
             /** @description Client CAPTCHA token (required when CAPTCHA is configured). */
             captcha_token?: string | null;
+            /**
+             * @description An email address: 3 to 254 characters, no whitespace or control
+             *     characters inside, a domain with a dot (surrounding whitespace is
+             *     trimmed; the address is stored in lower case).
+             */
             email: string;
             /**
              * @description The account's language for mails and the web app (`en` or `de`);
@@ -1681,13 +1694,13 @@ export interface components {
          *     removes the image. `status`, `organizer_id` and ids cannot be set here.
          */
         UpdateEventRequest: {
-            category?: string | null;
-            city?: string | null;
-            description?: string | null;
+            category?: string;
+            city?: string;
+            description?: string;
             /** Format: date-time */
-            ends_at?: string | null;
+            ends_at?: string;
             /** Format: int32 */
-            hold_minutes?: number | null;
+            hold_minutes?: number;
             image_url?: string | null;
             /**
              * Format: int32
@@ -1695,10 +1708,10 @@ export interface components {
              */
             refund_cutoff_hours?: number | null;
             /** Format: date-time */
-            starts_at?: string | null;
-            timezone?: string | null;
-            title?: string | null;
-            venue?: string | null;
+            starts_at?: string;
+            timezone?: string;
+            title?: string;
+            venue?: string;
         };
         /**
          * @description Absent fields stay; `phone: null` removes the number. Roles, email and
@@ -1706,23 +1719,23 @@ export interface components {
          */
         UpdateProfileRequest: {
             /** @description Language of notifications: `en` or `de`. */
-            language?: string | null;
+            language?: string;
             /** @description 1 to 100 characters, not blank, no control characters. */
-            name?: string | null;
-            notify_email?: boolean | null;
-            notify_sms?: boolean | null;
+            name?: string;
+            notify_email?: boolean;
+            notify_sms?: boolean;
             /** @example +4930123456 */
             phone?: string | null;
         };
         /** @description A partial update of a ticket type. The currency cannot change. */
         UpdateTicketTypeRequest: {
             /** Format: int64 */
-            capacity?: number | null;
+            capacity?: number;
             /** Format: int32 */
-            max_per_order?: number | null;
-            name?: string | null;
+            max_per_order?: number;
+            name?: string;
             /** Format: int64 */
-            price_cents?: number | null;
+            price_cents?: number;
             /** Format: date-time */
             sales_end?: string | null;
             /** Format: date-time */
@@ -2634,7 +2647,7 @@ export interface operations {
         parameters: {
             query?: never;
             header?: {
-                /** @description Retry safely: the first response is replayed */
+                /** @description Retry safely: the first response is replayed. 1 to 255 visible ASCII characters. */
                 "Idempotency-Key"?: string | null;
             };
             path?: never;
