@@ -14,6 +14,15 @@ use uuid::Uuid;
 /// The keyset of the event and booking lists: (time, id).
 type Key = (DateTime<Utc>, Uuid);
 
+fn has_float(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Number(n) => n.is_f64(),
+        serde_json::Value::Array(items) => items.iter().any(has_float),
+        serde_json::Value::Object(map) => map.values().any(has_float),
+        _ => false,
+    }
+}
+
 fuzz_target!(|data: &[u8]| {
     if let Ok(text) = std::str::from_utf8(data) {
         match decode_cursor::<Key>(text) {
@@ -27,7 +36,14 @@ fuzz_target!(|data: &[u8]| {
                 assert_eq!(e.errors()[0].field, "cursor");
             }
         }
-        if let Ok(v) = decode_cursor::<serde_json::Value>(text) {
+        // Any JSON without fractional numbers survives the round trip too.
+        // Floats are left out: serde_json's default number parser is not
+        // correctly rounded (`183290698.45785674` reads back one ulp off),
+        // and no cursor the API issues holds one (keys are times, ids and
+        // integers).
+        if let Ok(v) = decode_cursor::<serde_json::Value>(text)
+            && !has_float(&v)
+        {
             let again: serde_json::Value =
                 decode_cursor(&encode_cursor(&v)).expect("re-encoded cursor");
             assert_eq!(again, v);
