@@ -2648,7 +2648,7 @@ export interface operations {
             query?: never;
             header?: {
                 /** @description Retry safely: the first response is replayed. 1 to 255 visible ASCII characters. */
-                "Idempotency-Key"?: string | null;
+                "Idempotency-Key"?: string;
             };
             path?: never;
             cookie?: never;
