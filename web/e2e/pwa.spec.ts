@@ -41,14 +41,20 @@ test("the manifest is valid and the service worker controls the page", async ({ 
   }
 
   // The service worker: registered, active, and controlling after a reload.
-  const state = await page.evaluate(async () => {
-    const reg = await navigator.serviceWorker.ready;
-    return { scope: reg.scope, active: reg.active?.state };
-  });
-  expect(state.active).toBe("activated");
-  expect(state.scope).toBe(`${platform.webUrl}/`);
+  // `ready` resolves as soon as a worker is active, which may still be
+  // "activating" (precaching and claiming take longer on a loaded machine):
+  // wait for "activated" rather than read the state once.
+  const scope = await page.evaluate(async () => (await navigator.serviceWorker.ready).scope);
+  expect(scope).toBe(`${platform.webUrl}/`);
+  await expect
+    .poll(() => page.evaluate(async () => (await navigator.serviceWorker.ready).active?.state ?? null), {
+      timeout: 60_000,
+    })
+    .toBe("activated");
   await page.reload();
-  await expect.poll(() => page.evaluate(() => navigator.serviceWorker.controller?.state ?? null)).toBe("activated");
+  await expect
+    .poll(() => page.evaluate(() => navigator.serviceWorker.controller?.state ?? null), { timeout: 60_000 })
+    .toBe("activated");
 
   // Chromium's own installability check (the manifest, icons, the service worker).
   // Playwright's browser contexts are off-the-record profiles, where Chromium
@@ -59,7 +65,7 @@ test("the manifest is valid and the service worker controls the page", async ({ 
     .poll(async () => {
       const { installabilityErrors } = await cdp.send("Page.getInstallabilityErrors");
       return installabilityErrors.map((e) => e.errorId).filter((id) => id !== "in-incognito");
-    })
+    }, { timeout: 60_000 })
     .toEqual([]);
   await look(page, "home-installable");
 });
