@@ -54,14 +54,7 @@ pub struct EmailVerifiedView {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PasswordResetRequest {
-    /// An email address: 3 to 254 characters, no whitespace or control
-    /// characters inside, a domain with a dot (surrounding whitespace is
-    /// trimmed; the address is stored in lower case).
-    #[schema(
-        min_length = 3,
-        max_length = 254,
-        pattern = "^[^\\S\\x1c-\\x1f]*[^\\s@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s@.\\x00-\\x1f\\x7f-\\x9f][^\\s@\\x00-\\x1f\\x7f-\\x9f]*\\.[^\\s@\\x00-\\x1f\\x7f-\\x9f]*[^\\s@.\\x00-\\x1f\\x7f-\\x9f][^\\S\\x1c-\\x1f]*$"
-    )]
+    #[schema(schema_with = crate::email_schema)]
     pub email: String,
 }
 

@@ -82,14 +82,7 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// An email address: 3 to 254 characters, no whitespace or control
-    /// characters inside, a domain with a dot (surrounding whitespace is
-    /// trimmed; the address is stored in lower case).
-    #[schema(
-        min_length = 3,
-        max_length = 254,
-        pattern = "^[^\\S\\x1c-\\x1f]*[^\\s@\\x00-\\x1f\\x7f-\\x9f]+@[^\\s@.\\x00-\\x1f\\x7f-\\x9f][^\\s@\\x00-\\x1f\\x7f-\\x9f]*\\.[^\\s@\\x00-\\x1f\\x7f-\\x9f]*[^\\s@.\\x00-\\x1f\\x7f-\\x9f][^\\S\\x1c-\\x1f]*$"
-    )]
+    #[schema(schema_with = email_schema)]
     pub email: String,
     /// 12 to 128 characters.
     #[schema(min_length = 12, max_length = 128)]
@@ -151,6 +144,26 @@ fn idp(state: &AppState) -> Result<&tg_idp::KeyRing, ApiError> {
         .idp
         .as_deref()
         .ok_or_else(|| ApiError::not_found("the built-in identity provider is disabled; route"))
+}
+
+/// The documented form of an email field (registration, password reset):
+/// the rule [`normalize_email`] applies, as a JSON Schema that clients and
+/// the contract test can check before sending.
+pub(crate) fn email_schema() -> utoipa::openapi::schema::Object {
+    use utoipa::openapi::schema::{ObjectBuilder, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .description(Some(
+            "An email address: 3 to 254 characters, no whitespace or control\n\
+             characters inside, a domain with a dot (surrounding whitespace is\n\
+             trimmed; the address is stored in lower case).",
+        ))
+        .min_length(Some(3))
+        .max_length(Some(254))
+        .pattern(Some(
+            r"^[^\S\x1c-\x1f]*[^\s@\x00-\x1f\x7f-\x9f]+@[^\s@.\x00-\x1f\x7f-\x9f][^\s@\x00-\x1f\x7f-\x9f]*\.[^\s@\x00-\x1f\x7f-\x9f]*[^\s@.\x00-\x1f\x7f-\x9f][^\S\x1c-\x1f]*$",
+        ))
+        .build()
 }
 
 /// Lower-cased, trimmed; a plausible address or a 422 naming `email`.
